@@ -1,0 +1,144 @@
+package capture
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// Prompt is one deterministic prompt of a prompt set.
+type Prompt struct {
+	ID           string
+	Text         string
+	TargetTokens int
+	PrefixGroup  string
+}
+
+// Range is an inclusive token range MIN:MAX.
+type Range struct{ Min, Max int }
+
+// ParseRange parses "MIN:MAX" with 0 < MIN <= MAX.
+func ParseRange(s string) (Range, error) {
+	a, b, ok := strings.Cut(s, ":")
+	if !ok {
+		return Range{}, fmt.Errorf("range %q: want MIN:MAX", s)
+	}
+	lo, err1 := strconv.Atoi(strings.TrimSpace(a))
+	hi, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if err1 != nil || err2 != nil {
+		return Range{}, fmt.Errorf("range %q: MIN and MAX must be whole numbers", s)
+	}
+	if lo <= 0 || hi <= 0 {
+		return Range{}, fmt.Errorf("range %q: MIN and MAX must be positive", s)
+	}
+	if lo > hi {
+		return Range{}, fmt.Errorf("range %q: MIN %d is greater than MAX %d", s, lo, hi)
+	}
+	return Range{lo, hi}, nil
+}
+
+func (r Range) String() string { return fmt.Sprintf("%d:%d", r.Min, r.Max) }
+
+// Prompt sets known to capture.
+var PromptSets = []string{"short", "long", "mixed"}
+
+// ShortRange is the token range of the short prompt set.
+var ShortRange = Range{64, 512}
+
+// Note: prompts are built from a fixed vocabulary of plain words separated
+// by single spaces, so one word is close to one token on BPE tokenizers and
+// exactly one token on the simulator (which splits on white space). The
+// number of words per target token is the calibration factor; it is 1 until
+// capture has measured the server's usage.prompt_tokens.
+var vocabulary = strings.Fields(`
+the cache block offload memory tier host disk device latency token prefix
+request replay model kernel buffer queue batch layer tensor vector stream
+engine worker router server client signal window sample metric counter
+value number table column record phase index reader writer format schema
+alpha beta gamma delta omega sigma lambda theta kappa zeta eta iota
+north south east west river mountain forest desert ocean island valley
+red green blue yellow orange purple silver golden white black bright
+quick slow calm loud quiet steady rapid gentle bold clear sharp smooth
+apple bread cheese grape honey lemon mango olive pepper salt sugar tea
+`)
+
+// GeneratePrompts returns n deterministic prompts of the named set. The same
+// (set, n, seed, longRange, wordsPerToken) always gives the same prompts.
+func GeneratePrompts(set string, n int, seed uint64, longRange Range, wordsPerToken float64) ([]Prompt, error) {
+	if wordsPerToken <= 0 {
+		wordsPerToken = 1
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x6b7662656e6368)) // "kvbench"
+	out := make([]Prompt, n)
+	for i := range out {
+		var r Range
+		switch set {
+		case "short":
+			r = ShortRange
+		case "long":
+			r = longRange
+		case "mixed":
+			if i%2 == 0 {
+				r = ShortRange
+			} else {
+				r = longRange
+			}
+		default:
+			return nil, fmt.Errorf("unknown prompt set %q (want one of %s)", set, strings.Join(PromptSets, ", "))
+		}
+		target := r.Min
+		if r.Max > r.Min {
+			target += rng.IntN(r.Max - r.Min + 1)
+		}
+		id := fmt.Sprintf("%s-%d-%04d", set, seed, i)
+		out[i] = Prompt{ID: id, TargetTokens: target, Text: words(rng, id, target, wordsPerToken)}
+	}
+	return out, nil
+}
+
+// words builds a prompt of about target tokens. The prompt opens with its id
+// so that two prompts never share a first block by accident.
+func words(rng *rand.Rand, id string, target int, wordsPerToken float64) string {
+	nw := int(float64(target)*wordsPerToken + 0.5)
+	var b strings.Builder
+	b.Grow(nw * 7)
+	b.WriteString(id)
+	for i := 1; i < nw; i++ {
+		b.WriteByte(' ')
+		b.WriteString(vocabulary[rng.IntN(len(vocabulary))])
+	}
+	return b.String()
+}
+
+// GenParams are the generation parameters that, with the prompt bytes,
+// define a request's identity. Streaming does not change the work asked
+// of the server, so it is not part of the identity.
+type GenParams struct {
+	Model       string
+	MaxTokens   int
+	Temperature float64
+	TopP        float64
+	Stop        []string
+	Seed        *int64
+}
+
+// IdentityHash is the SHA-256, in hex, of the prompt bytes and the
+// canonical generation parameters. Two requests with the same hash ask the
+// server for the same work.
+func IdentityHash(prompt string, p GenParams) string {
+	h := sha256.New()
+	h.Write([]byte(prompt))
+	h.Write([]byte{0})
+	fmt.Fprintf(h, "model=%s\nmax_tokens=%d\ntemperature=%s\ntop_p=%s\n",
+		p.Model, p.MaxTokens, strconv.FormatFloat(p.Temperature, 'g', -1, 64), strconv.FormatFloat(p.TopP, 'g', -1, 64))
+	for _, s := range p.Stop {
+		fmt.Fprintf(h, "stop=%q\n", s)
+	}
+	if p.Seed != nil {
+		fmt.Fprintf(h, "seed=%d\n", *p.Seed)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

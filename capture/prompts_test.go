@@ -1,0 +1,81 @@
+package capture
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseRange(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    Range
+		wantErr string
+	}{
+		{"6000:7600", Range{6000, 7600}, ""},
+		{" 10 : 10 ", Range{10, 10}, ""},
+		{"7600:6000", Range{}, "greater than MAX"},
+		{"6000", Range{}, "MIN:MAX"},
+		{"a:b", Range{}, "whole numbers"},
+		{"0:5", Range{}, "positive"},
+	}
+	for _, c := range cases {
+		got, err := ParseRange(c.in)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("ParseRange(%q) error = %v; want %q", c.in, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseRange(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestGeneratePromptsDeterministic(t *testing.T) {
+	lr := Range{100, 200}
+	a, _ := GeneratePrompts("mixed", 20, 7, lr, 1)
+	b, _ := GeneratePrompts("mixed", 20, 7, lr, 1)
+	c, _ := GeneratePrompts("mixed", 20, 8, lr, 1)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("prompt %d differs for the same seed", i)
+		}
+		if a[i].Text == c[i].Text {
+			t.Errorf("prompt %d is the same for seeds 7 and 8", i)
+		}
+		words := len(strings.Fields(a[i].Text))
+		if words != a[i].TargetTokens {
+			t.Errorf("prompt %d has %d words; target %d", i, words, a[i].TargetTokens)
+		}
+		r := ShortRange
+		if i%2 == 1 {
+			r = lr
+		}
+		if a[i].TargetTokens < r.Min || a[i].TargetTokens > r.Max {
+			t.Errorf("prompt %d target %d outside %v", i, a[i].TargetTokens, r)
+		}
+	}
+	if _, err := GeneratePrompts("huge", 1, 1, lr, 1); err == nil || !strings.Contains(err.Error(), "huge") {
+		t.Errorf("unknown set: %v", err)
+	}
+}
+
+func TestIdentityHash(t *testing.T) {
+	p := GenParams{Model: "m", MaxTokens: 16, Temperature: 0, TopP: 1}
+	h := IdentityHash("hello", p)
+	if h != IdentityHash("hello", p) || len(h) != 64 {
+		t.Fatalf("hash not stable: %s", h)
+	}
+	q := p
+	q.MaxTokens = 17
+	r := p
+	r.Stop = []string{"<|eot_id|>"}
+	for name, other := range map[string]string{
+		"prompt": IdentityHash("hello!", p), "max_tokens": IdentityHash("hello", q), "stop": IdentityHash("hello", r),
+	} {
+		if other == h {
+			t.Errorf("changing %s did not change the hash", name)
+		}
+	}
+}

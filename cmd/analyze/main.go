@@ -1,0 +1,136 @@
+// Command analyze merges kvbench run bundles, computes percentile
+// statistics with intervals and B2-vs-B1 comparisons, and renders
+// report.md, summary.json and plots. It is a thin adapter over packages
+// ingest, stats and report.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"kvbench/ingest"
+	"kvbench/report"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := &cobra.Command{
+		Use:           "analyze",
+		Short:         "Merge run bundles and report B2-vs-B1 statistics",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Example:       "  analyze report results/ --out report/",
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
+	root.AddCommand(newReportCmd())
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailure
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	} else if strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "unknown flag") {
+		code = exitUsage
+	}
+	fmt.Fprintf(stderr, "analyze: %v\n", err)
+	return code
+}
+
+func newReportCmd() *cobra.Command {
+	var (
+		out                 string
+		filter              ingest.Filter
+		since               string
+		seed                uint64
+		baseline, candidate string
+	)
+	cmd := &cobra.Command{
+		Use:   "report PATH...",
+		Short: "Write report.md, summary.json and plots for the runs under PATH",
+		Example: `  analyze report results/ --out out/
+  analyze report results/run_a results/run_b --out out/ --phase replay`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &exitError{code: exitUsage, err: errors.New("report needs at least one PATH (a run directory or a folder of runs)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return &exitError{code: exitUsage, err: errors.New("--out DIR is required")}
+			}
+			if since != "" {
+				t, err := time.Parse(time.RFC3339, since)
+				if err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--since %q: want an RFC 3339 time such as 2026-11-27T00:00:00Z", since)}
+				}
+				filter.Since = t
+			}
+			ds, err := ingest.Load(args, filter)
+			if err != nil {
+				return err
+			}
+			if len(ds.Bundles) == 0 {
+				for _, s := range ds.Skipped {
+					fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
+				}
+				return errors.New("no usable runs (every bundle found was skipped or filtered out)")
+			}
+			sum := ingest.Analyze(ds, ingest.Options{Seed: seed, Baseline: baseline, Candidate: candidate})
+			path, err := report.Write(out, sum)
+			if err != nil {
+				return err
+			}
+			for _, s := range ds.Skipped {
+				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "report: %s (%d runs)\n", path, len(ds.Bundles))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "output directory for report.md, summary.json and plots/")
+	f.StringSliceVar(&filter.Scenarios, "scenario", nil, "only these scenarios")
+	f.StringSliceVar(&filter.Phases, "phase", nil, "only these phases (warmup is always excluded)")
+	f.StringSliceVar(&filter.TierModes, "tier-mode", nil, "only these tier modes")
+	f.StringSliceVar(&filter.Runs, "run", nil, "only these run ids")
+	f.StringVar(&since, "since", "", "only runs started at or after this RFC 3339 time")
+	f.Uint64Var(&seed, "seed", 1, "seed of the bootstrap")
+	f.StringVar(&baseline, "baseline", "B1", "baseline arm")
+	f.StringVar(&candidate, "candidate", "B2", "candidate arm")
+	return cmd
+}

@@ -1,0 +1,223 @@
+package kvbench_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kvbench/results"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binaries builds capture and analyze once per test process.
+func binaries(t *testing.T) (capture, analyze string) {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "kvbench-bin-")
+		if buildErr != nil {
+			return
+		}
+		for _, name := range []string{"capture", "analyze"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), "./cmd/"+name).CombinedOutput()
+			if err != nil {
+				buildErr = &buildError{name, string(out)}
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, "capture"), filepath.Join(binDir, "analyze")
+}
+
+type buildError struct{ name, out string }
+
+func (e *buildError) Error() string { return "build " + e.name + ": " + e.out }
+
+// simAddrs is the first line `capture sim` prints.
+type simAddrs struct {
+	Event  string `json:"event"`
+	API    string `json:"api"`
+	KVBM   string `json:"kvbm"`
+	System string `json:"system"`
+}
+
+// startSim starts the simulator on free loopback ports and returns its
+// addresses; it is stopped when the test ends.
+func startSim(t *testing.T, capture string, args ...string) simAddrs {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	all := append([]string{"sim", "--listen", "127.0.0.1:0", "--kvbm-listen", "127.0.0.1:0", "--system-listen", "127.0.0.1:0"}, args...)
+	cmd := exec.CommandContext(ctx, capture, all...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			t.Fatalf("simulator exited without printing its addresses; stderr:\n%s", stderr.String())
+		}
+		var a simAddrs
+		if err := json.Unmarshal([]byte(line), &a); err != nil || a.API == "" || a.Event != "listening" {
+			t.Fatalf("first line of capture sim is not the address JSON: %q (%v)", line, err)
+		}
+		return a
+	case <-time.After(20 * time.Second):
+		t.Fatalf("simulator did not print its addresses in 20s; stderr:\n%s", stderr.String())
+	}
+	return simAddrs{}
+}
+
+func runCmd(t *testing.T, wantCode int, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("%s %v: %v", filepath.Base(bin), args, err)
+		}
+		code = ee.ExitCode()
+	}
+	if code != wantCode {
+		t.Fatalf("%s %s: exit %d, want %d; output:\n%s", filepath.Base(bin), strings.Join(args, " "), code, wantCode, out)
+	}
+	return string(out)
+}
+
+func TestEndToEndSimulator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries")
+	}
+	capture, analyze := binaries(t)
+	dir := t.TempDir()
+	res := filepath.Join(dir, "results")
+	const requests, warmup = 40, 4
+	for _, arm := range []struct{ tier, kv string }{{"B1", "cpu_only"}, {"B2", "cpu_disk"}} {
+		sim := startSim(t, capture, "--kv-mode", arm.kv, "--preset", "fast")
+		for _, rep := range []string{"a", "b"} {
+			runCmd(t, 0, capture, "run", "--base-url", "http://"+sim.API, "--tier-mode", arm.tier,
+				"--scenario", "standard", "--prompt-set", "short", "--requests", "40", "--warmup", "4",
+				"--concurrency", "4", "--max-tokens", "8", "--stream", "--request-seed", "42",
+				"--run-id", "e2e_"+arm.tier+"_"+rep, "--results-dir", res)
+		}
+	}
+
+	var hashes [][]string
+	for _, id := range []string{"e2e_B1_a", "e2e_B1_b", "e2e_B2_a", "e2e_B2_b"} {
+		runDir := filepath.Join(res, id)
+		m, err := results.ReadManifest(runDir)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if !m.Valid || m.Interrupted {
+			t.Errorf("%s: valid=%v interrupted=%v reasons=%v", id, m.Valid, m.Interrupted, m.InvalidReasons)
+		}
+		if got := m.Tables[results.TableRequests].Rows; got != requests+warmup {
+			t.Errorf("%s: manifest rows %d; want %d", id, got, requests+warmup)
+		}
+		if len(m.Phases) != 2 || m.Phases[0].Name != "warmup" || m.Phases[1].Name != "measure" {
+			t.Errorf("%s: phases %+v", id, m.Phases)
+		}
+		if m.Config["concurrency"] != "4" || m.Config["request-seed"] != "42" || m.Host.NumCPU != runtime.NumCPU() {
+			t.Errorf("%s: manifest config/host not recorded: %v %+v", id, m.Config, m.Host)
+		}
+		rows, err := results.ReadAll[results.Request](filepath.Join(runDir, "requests.parquet"), results.TableRequests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		phases := map[string]int{}
+		for _, r := range rows {
+			phases[r.Phase]++
+			if r.ErrorKind != "" {
+				t.Errorf("%s request %d: %s %s", id, r.RequestIndex, r.ErrorKind, r.Error)
+				continue
+			}
+			if r.TTFTNs == nil || *r.TTFTNs <= 0 || *r.TTFTNs >= r.LatencyNs {
+				t.Errorf("%s request %d: ttft %v latency %d", id, r.RequestIndex, r.TTFTNs, r.LatencyNs)
+			}
+			if r.CompletionID == "" || r.PromptTokens == nil || r.RequestID != id+"-"+strconv.FormatInt(r.RequestIndex, 10) {
+				t.Errorf("%s request %d: completion %q prompt_tokens %v request_id %q", id, r.RequestIndex, r.CompletionID, r.PromptTokens, r.RequestID)
+			}
+		}
+		if phases["warmup"] != warmup || phases["measure"] != requests {
+			t.Errorf("%s: phase counts %v", id, phases)
+		}
+		// Requests finish out of order under concurrency; compare the
+		// schedule order.
+		hashes = append(hashes, sortedByIndex(rows))
+	}
+	for i := 1; i < len(hashes); i++ {
+		if strings.Join(hashes[i], ",") != strings.Join(hashes[0], ",") {
+			t.Errorf("run %d identity hash sequence differs from run 0 for the same seed", i)
+		}
+	}
+
+	out := filepath.Join(dir, "report")
+	stdout := runCmd(t, 0, analyze, "report", res, "--out", out)
+	if !strings.Contains(stdout, "report.md") {
+		t.Errorf("analyze output does not say where the report is: %q", stdout)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Time to first token", "| standard | measure | B1 | 4 | 2 | 80 | 0 |", "| standard | measure | B2 | 4 | 2 | 80 | 0 |", "plots/ttft_cdf_standard_measure.png"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(string(md), "warmup |") {
+		t.Errorf("report.md has warmup rows")
+	}
+	for _, p := range []string{"plots/ttft_cdf_standard_measure.png", "plots/ttft_cdf_standard_measure.svg", "summary.json"} {
+		if st, err := os.Stat(filepath.Join(out, p)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", p, err)
+		}
+	}
+}
+
+func sortedByIndex(rows []results.Request) []string {
+	out := make([]string, len(rows))
+	for _, r := range rows {
+		if int(r.RequestIndex) < len(out) {
+			out[r.RequestIndex] = r.Phase + ":" + r.IdentityHash
+		}
+	}
+	return out
+}

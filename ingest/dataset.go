@@ -1,0 +1,182 @@
+package ingest
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"kvbench/results"
+)
+
+// Key identifies a statistics group.
+type Key struct {
+	Scenario    string
+	Phase       string
+	TierMode    string
+	Concurrency int
+}
+
+func (k Key) less(o Key) bool {
+	if k.Scenario != o.Scenario {
+		return k.Scenario < o.Scenario
+	}
+	if k.Phase != o.Phase {
+		return phaseRank(k.Phase) < phaseRank(o.Phase) || (phaseRank(k.Phase) == phaseRank(o.Phase) && k.Phase < o.Phase)
+	}
+	if k.TierMode != o.TierMode {
+		return k.TierMode < o.TierMode
+	}
+	return k.Concurrency < o.Concurrency
+}
+
+// phaseRank orders phases as they run, unknown phases last.
+func phaseRank(p string) int {
+	order := []string{results.PhaseWarmup, results.PhaseBaselineReplay, results.PhasePopulate, results.PhaseThrash,
+		results.PhaseReplay, results.PhaseMeasure, results.PhaseReuse, results.PhaseBurst}
+	if i := slices.Index(order, p); i >= 0 {
+		return i
+	}
+	return len(order)
+}
+
+// Series is one run's observations within a group. Times are in
+// milliseconds.
+type Series struct {
+	RunID    string
+	TTFT     []float64 // successful requests that reported a first token
+	Latency  []float64 // successful requests
+	ITL      []float64 // gaps between content chunks
+	Requests int
+	Failures int
+	// Window of the group's requests in this run, for throughput.
+	FirstStartNs, LastEndNs int64
+	OutputTokens            int64
+}
+
+// Group is the data of one key, run by run, runs sorted by id.
+type Group struct {
+	Key  Key
+	Runs []*Series
+}
+
+// Dataset is everything analyze reads.
+type Dataset struct {
+	Bundles []Bundle
+	Skipped []Skipped
+	Groups  []*Group
+}
+
+// Load discovers bundles under paths and reads their requests. Warmup
+// requests are never included.
+func Load(paths []string, f Filter) (*Dataset, error) {
+	bundles, skipped, err := Discover(paths, f)
+	if err != nil {
+		return nil, err
+	}
+	ds := &Dataset{Skipped: skipped}
+	groups := map[Key]*Group{}
+	for _, b := range bundles {
+		runGroups, err := readRun(b, f)
+		if err != nil {
+			ds.Skipped = append(ds.Skipped, Skipped{Path: b.Dir, Reason: err.Error()})
+			continue
+		}
+		ds.Bundles = append(ds.Bundles, b)
+		for k, s := range runGroups {
+			g := groups[k]
+			if g == nil {
+				g = &Group{Key: k}
+				groups[k] = g
+			}
+			g.Runs = append(g.Runs, s)
+		}
+	}
+	for _, g := range groups {
+		sort.Slice(g.Runs, func(i, j int) bool { return g.Runs[i].RunID < g.Runs[j].RunID })
+		ds.Groups = append(ds.Groups, g)
+	}
+	sort.Slice(ds.Groups, func(i, j int) bool { return ds.Groups[i].Key.less(ds.Groups[j].Key) })
+	return ds, nil
+}
+
+// readRun streams one bundle's requests table into per-group series.
+func readRun(b Bundle, f Filter) (map[Key]*Series, error) {
+	info, ok := b.Manifest.Tables[results.TableRequests]
+	if !ok {
+		return nil, fmt.Errorf("manifest lists no %s table", results.TableRequests)
+	}
+	path := filepath.Join(b.Dir, info.File)
+	out := map[Key]*Series{}
+	var rows int64
+	err := results.Scan(path, results.TableRequests, 8192, func(batch []results.Request) error {
+		for i := range batch {
+			r := &batch[i]
+			rows++
+			if r.Phase == results.PhaseWarmup {
+				continue
+			}
+			if len(f.Phases) > 0 && !slices.Contains(f.Phases, r.Phase) {
+				continue
+			}
+			k := Key{Scenario: r.Scenario, Phase: r.Phase, TierMode: r.TierMode, Concurrency: int(r.Concurrency)}
+			s := out[k]
+			if s == nil {
+				s = &Series{RunID: b.Manifest.RunID}
+				out[k] = s
+			}
+			add(s, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rows != info.Rows {
+		return nil, fmt.Errorf("%s has %d rows, manifest says %d", info.File, rows, info.Rows)
+	}
+	return out, nil
+}
+
+func add(s *Series, r *results.Request) {
+	s.Requests++
+	end := r.StartUnixNs + r.LatencyNs
+	if s.FirstStartNs == 0 || r.StartUnixNs < s.FirstStartNs {
+		s.FirstStartNs = r.StartUnixNs
+	}
+	if end > s.LastEndNs {
+		s.LastEndNs = end
+	}
+	if r.ErrorKind != "" {
+		s.Failures++
+		return
+	}
+	s.Latency = append(s.Latency, float64(r.LatencyNs)/1e6)
+	if r.TTFTNs != nil {
+		s.TTFT = append(s.TTFT, float64(*r.TTFTNs)/1e6)
+	}
+	for i := 1; i < len(r.ChunkOffsetsNs); i++ {
+		s.ITL = append(s.ITL, float64(r.ChunkOffsetsNs[i]-r.ChunkOffsetsNs[i-1])/1e6)
+	}
+	if r.OutputTokens != nil {
+		s.OutputTokens += *r.OutputTokens
+	}
+}
+
+// Pooled returns every value of a metric across the group's runs.
+func (g *Group) Pooled(metric func(*Series) []float64) []float64 {
+	var out []float64
+	for _, s := range g.Runs {
+		out = append(out, metric(s)...)
+	}
+	return out
+}
+
+// Requests and Failures total the group's runs.
+func (g *Group) Requests() (n, failures int) {
+	for _, s := range g.Runs {
+		n += s.Requests
+		failures += s.Failures
+	}
+	return n, failures
+}

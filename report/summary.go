@@ -1,0 +1,112 @@
+// Package report renders an analysis as report.md, summary.json and plots
+// (PNG and SVG). It is the last stage of analyze (ingest → stats → report)
+// and a pure function of its input: no clock, no map iteration order, fixed
+// number formats, so the same analysis always gives the same bytes.
+package report
+
+// Summary is the machine-readable analysis, written as summary.json. Every
+// number in report.md comes from it.
+type Summary struct {
+	Tool        string       `json:"tool"`
+	Method      Method       `json:"method"`
+	Runs        []Run        `json:"runs"`
+	Skipped     []SkippedRun `json:"skipped"`
+	Groups      []Group      `json:"groups"`
+	Comparisons []Comparison `json:"comparisons"`
+
+	// Distributions holds the sorted values behind the plots; it is not
+	// part of summary.json.
+	Distributions []Distribution `json:"-"`
+}
+
+// Method records how the numbers were computed.
+type Method struct {
+	Quantile   string    `json:"quantile"`
+	Confidence float64   `json:"confidence"`
+	Resamples  int       `json:"resamples"`
+	Seed       uint64    `json:"seed"`
+	Quantiles  []float64 `json:"quantiles"`
+	Baseline   string    `json:"baseline"`
+	Candidate  string    `json:"candidate"`
+	Margin     float64   `json:"margin"`
+}
+
+// Run is one run bundle used in the analysis.
+type Run struct {
+	RunID    string   `json:"run_id"`
+	Arm      string   `json:"arm"`
+	KVMode   string   `json:"kv_mode"`
+	Scenario string   `json:"scenario"`
+	Dir      string   `json:"dir"`
+	Valid    bool     `json:"valid"`
+	Reasons  []string `json:"reasons"`
+	Requests int64    `json:"requests"`
+}
+
+// SkippedRun is a bundle that was found but not used.
+type SkippedRun struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Group holds the statistics of one (scenario, phase, arm, concurrency).
+type Group struct {
+	Scenario    string   `json:"scenario"`
+	Phase       string   `json:"phase"`
+	Arm         string   `json:"arm"`
+	Concurrency int      `json:"concurrency"`
+	NRuns       int      `json:"n_runs"`
+	NRequests   int      `json:"n_requests"`
+	NErrors     int      `json:"n_errors"`
+	Metrics     []Metric `json:"metrics"`
+}
+
+// Metric is one metric of a group with its quantile estimates.
+type Metric struct {
+	Name      string     `json:"name"` // ttft_ms, latency_ms, itl_ms
+	N         int        `json:"n"`
+	Quantiles []Quantile `json:"quantiles"`
+}
+
+// Quantile is one estimate with its interval; Lo and Hi are null when no
+// interval could be computed.
+type Quantile struct {
+	P      float64  `json:"p"`
+	Value  float64  `json:"value"`
+	Lo     *float64 `json:"lo"`
+	Hi     *float64 `json:"hi"`
+	Method string   `json:"method"`
+	Flags  []string `json:"flags"`
+}
+
+// Comparison is candidate vs baseline for one metric and quantile.
+type Comparison struct {
+	Scenario    string   `json:"scenario"`
+	Phase       string   `json:"phase"`
+	Concurrency int      `json:"concurrency"`
+	Metric      string   `json:"metric"`
+	P           float64  `json:"quantile"`
+	Baseline    float64  `json:"baseline"`
+	Candidate   float64  `json:"candidate"`
+	Delta       float64  `json:"delta"`
+	DeltaLo     *float64 `json:"delta_lo"`
+	DeltaHi     *float64 `json:"delta_hi"`
+	Ratio       float64  `json:"ratio"`
+	RatioLo     *float64 `json:"ratio_lo"`
+	RatioHi     *float64 `json:"ratio_hi"`
+	PValue      *float64 `json:"p_value"`
+	Verdict     string   `json:"verdict"`
+	Grade       string   `json:"grade"`
+	Flags       []string `json:"flags"`
+	Reasons     []string `json:"reasons"`
+	Method      string   `json:"method"`
+}
+
+// Distribution is a sorted sample behind a plot.
+type Distribution struct {
+	Scenario string
+	Phase    string
+	Arm      string
+	Metric   string
+	Sorted   []float64
+}

@@ -1,0 +1,240 @@
+package results
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Key/value metadata keys written into every Parquet file.
+const (
+	MetaTable         = "kvbench.table"
+	MetaSchemaVersion = "kvbench.schema_version"
+)
+
+// DefaultRowGroupRows bounds the rows buffered in memory before a row group
+// is flushed to disk. Memory use of a writer is proportional to it, not to
+// the length of the run.
+const DefaultRowGroupRows = 8192
+
+// TableWriter writes rows of one table to <dir>/<table>.parquet. Rows go to
+// a temporary file; Close flushes, fsyncs and renames it into place. It is
+// not safe for concurrent use: one goroutine owns it.
+type TableWriter[T any] struct {
+	table   string
+	final   string
+	tmp     *os.File
+	w       *parquet.GenericWriter[T]
+	rows    int64
+	pending int64
+	limit   int64
+	closed  bool
+}
+
+// NewTableWriter creates the temporary file for table in dir. rowGroupRows
+// bounds each row group (DefaultRowGroupRows when <= 0).
+func NewTableWriter[T any](dir, table string, rowGroupRows int) (*TableWriter[T], error) {
+	version := CurrentVersion(table)
+	if version == 0 {
+		return nil, fmt.Errorf("table %q: unknown table", table)
+	}
+	if rowGroupRows <= 0 {
+		rowGroupRows = DefaultRowGroupRows
+	}
+	final := filepath.Join(dir, table+".parquet")
+	f, err := os.CreateTemp(dir, "."+table+".parquet.tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", final, err)
+	}
+	w := parquet.NewGenericWriter[T](f,
+		parquet.Compression(&parquet.Zstd),
+		parquet.MaxRowsPerRowGroup(int64(rowGroupRows)),
+		parquet.KeyValueMetadata(MetaTable, table),
+		parquet.KeyValueMetadata(MetaSchemaVersion, strconv.Itoa(version)),
+		parquet.CreatedBy("kvbench", Version, ""),
+	)
+	return &TableWriter[T]{table: table, final: final, tmp: f, w: w, limit: int64(rowGroupRows)}, nil
+}
+
+// Write appends rows. Every rowGroupRows rows a row group is flushed to the
+// file, so a crash loses at most one row group; Close loses nothing.
+func (t *TableWriter[T]) Write(rows ...T) error {
+	if t.closed {
+		return fmt.Errorf("write %s: writer closed", t.table)
+	}
+	if _, err := t.w.Write(rows); err != nil {
+		return fmt.Errorf("write %s: %w", t.table, err)
+	}
+	t.rows += int64(len(rows))
+	t.pending += int64(len(rows))
+	if t.pending >= t.limit {
+		if err := t.w.Flush(); err != nil {
+			return fmt.Errorf("flush %s: %w", t.table, err)
+		}
+		t.pending = 0
+	}
+	return nil
+}
+
+// Rows returns how many rows were written so far.
+func (t *TableWriter[T]) Rows() int64 { return t.rows }
+
+// Path returns the final path of the file.
+func (t *TableWriter[T]) Path() string { return t.final }
+
+// Close writes the footer, fsyncs and renames the file into place. It is
+// safe to call more than once.
+func (t *TableWriter[T]) Close() error {
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	err := t.w.Close()
+	if err == nil {
+		err = t.tmp.Sync()
+	}
+	if cerr := t.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(t.tmp.Name(), t.final)
+	}
+	if err != nil {
+		return fmt.Errorf("close %s: %w", t.final, err)
+	}
+	return syncDir(filepath.Dir(t.final))
+}
+
+// Info returns the manifest entry for this table.
+func (t *TableWriter[T]) Info() TableInfo {
+	return TableInfo{File: filepath.Base(t.final), SchemaVersion: CurrentVersion(t.table), Rows: t.rows}
+}
+
+// ErrUnknownVersion is wrapped by readers when a file carries a schema
+// version this build cannot decode.
+var ErrUnknownVersion = errors.New("unknown schema version")
+
+// TableReader streams the rows of one table file, row group by row group,
+// so memory does not grow with the file.
+type TableReader[T any] struct {
+	path    string
+	f       *os.File
+	r       *parquet.GenericReader[T]
+	Version int
+}
+
+// OpenTable opens path and checks that it holds table at a known schema
+// version. Panics inside the Parquet library on corrupt files are turned
+// into errors.
+func OpenTable[T any](path, table string) (tr *TableReader[T], err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read %s: corrupt parquet file: %v", path, p)
+		}
+		if err != nil {
+			f.Close()
+			tr = nil
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	got, _ := pf.Lookup(MetaTable)
+	if got != table {
+		return nil, fmt.Errorf("read %s: file holds table %q, want %q", path, got, table)
+	}
+	vs, _ := pf.Lookup(MetaSchemaVersion)
+	v, err := strconv.Atoi(vs)
+	if err != nil || !knownVersion(table, v) {
+		return nil, fmt.Errorf("read %s: %s %q of table %s (this build reads %v): %w",
+			path, MetaSchemaVersion, vs, table, KnownVersions[table], ErrUnknownVersion)
+	}
+	r := parquet.NewGenericReader[T](pf)
+	return &TableReader[T]{path: path, f: f, r: r, Version: v}, nil
+}
+
+func knownVersion(table string, v int) bool {
+	for _, k := range KnownVersions[table] {
+		if k == v {
+			return true
+		}
+	}
+	return false
+}
+
+// NumRows returns the number of rows in the file.
+func (t *TableReader[T]) NumRows() int64 { return t.r.NumRows() }
+
+// Read fills buf with the next rows and returns how many it read; it
+// returns io.EOF (possibly with n > 0) at the end.
+func (t *TableReader[T]) Read(buf []T) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read %s: corrupt parquet file: %v", t.path, p)
+		}
+	}()
+	n, err = t.r.Read(buf)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = fmt.Errorf("read %s: %w", t.path, err)
+	}
+	return n, err
+}
+
+// Close releases the file.
+func (t *TableReader[T]) Close() error {
+	t.r.Close()
+	return t.f.Close()
+}
+
+// ReadAll reads every row of a table file. Use Scan for large files.
+func ReadAll[T any](path, table string) ([]T, error) {
+	var out []T
+	err := Scan(path, table, 4096, func(rows []T) error {
+		out = append(out, rows...)
+		return nil
+	})
+	return out, err
+}
+
+// Scan calls fn with successive batches of at most batch rows. The slice
+// passed to fn is reused between calls.
+func Scan[T any](path, table string, batch int, fn func([]T) error) error {
+	tr, err := OpenTable[T](path, table)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	if batch <= 0 {
+		batch = 4096
+	}
+	buf := make([]T, batch)
+	for {
+		clear(buf)
+		n, err := tr.Read(buf)
+		if n > 0 {
+			if ferr := fn(buf[:n]); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
