@@ -1,0 +1,125 @@
+package ingest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kvbench/results"
+)
+
+// writeBundle writes a small valid bundle and returns its directory.
+func writeBundle(t *testing.T, root, runID, tier string, ttftsMs []float64, started int64) string {
+	t.Helper()
+	dir := filepath.Join(root, runID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := results.NewTableWriter[results.Request](dir, results.TableRequests, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, kv, _ := results.ResolveModes(tier, "")
+	w.Write(results.Request{RunID: runID, Scenario: "standard", TierMode: tier, KVMode: kv, Phase: "warmup",
+		TTFTNs: results.Ptr(int64(999e6)), LatencyNs: 1e9, Concurrency: 2})
+	for i, v := range ttftsMs {
+		r := results.Request{RunID: runID, Scenario: "standard", TierMode: tier, KVMode: kv, Phase: "measure",
+			RequestIndex: int64(i + 1), TTFTNs: results.Ptr(int64(v * 1e6)), LatencyNs: int64(v*1e6) + 5e6,
+			Concurrency: 2, StartUnixNs: started + int64(i)*1e6, ChunkOffsetsNs: []int64{int64(v * 1e6), int64(v*1e6) + 2e6}}
+		w.Write(r)
+	}
+	w.Write(results.Request{RunID: runID, Scenario: "standard", TierMode: tier, KVMode: kv, Phase: "measure",
+		ErrorKind: results.ErrHTTP, StatusCode: 500, Concurrency: 2, LatencyNs: 1e6})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m := &results.Manifest{RunID: runID, Scenario: "standard", TierMode: tier, KVMode: kv, Valid: true,
+		StartedUnixNs: started, Tables: map[string]results.TableInfo{results.TableRequests: w.Info()}}
+	if err := results.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestDiscoverAndLoad(t *testing.T) {
+	root := t.TempDir()
+	writeBundle(t, root, "b1", "B1", []float64{10, 20, 30}, 2e18)
+	writeBundle(t, filepath.Join(root, "campaign"), "b2", "B2", []float64{5, 6}, 1e18)
+
+	// Incomplete: data but no manifest.
+	inc := writeBundle(t, root, "killed", "B2", []float64{1}, 3e18)
+	os.Remove(filepath.Join(inc, "manifest.json"))
+	// Unknown manifest format.
+	bad := writeBundle(t, root, "future", "B1", []float64{1}, 3e18)
+	os.WriteFile(filepath.Join(bad, "manifest.json"), []byte(`{"format":9,"run_id":"future"}`), 0o644)
+	// Corrupt Parquet behind a good manifest.
+	cor := writeBundle(t, root, "corrupt", "B1", []float64{1}, 3e18)
+	os.WriteFile(filepath.Join(cor, "requests.parquet"), []byte("PAR1 garbage"), 0o644)
+	// Row count mismatch.
+	short := writeBundle(t, root, "short", "B1", []float64{1, 2}, 3e18)
+	m, _ := results.ReadManifest(short)
+	info := m.Tables["requests"]
+	info.Rows = 99
+	m.Tables["requests"] = info
+	results.WriteManifest(short, m)
+	// A duplicate run id elsewhere.
+	writeBundle(t, filepath.Join(root, "copy"), "b1", "B1", []float64{1}, 2e18)
+
+	ds, err := Load([]string{root}, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, b := range ds.Bundles {
+		ids = append(ids, b.Manifest.RunID)
+	}
+	if strings.Join(ids, ",") != "b2,b1" {
+		t.Errorf("bundles = %v; want b2,b1 (by start time)", ids)
+	}
+	reasons := map[string]string{}
+	for _, s := range ds.Skipped {
+		reasons[filepath.Base(s.Path)] = s.Reason
+	}
+	for name, want := range map[string]string{
+		"killed": "incomplete", "future": "format 9", "corrupt": "requests.parquet", "short": "manifest says 99", "b1": "duplicate run_id",
+	} {
+		if !strings.Contains(reasons[name], want) {
+			t.Errorf("skipped %s: reason %q; want it to mention %q (all: %v)", name, reasons[name], want, reasons)
+		}
+	}
+	if len(ds.Groups) != 2 {
+		t.Fatalf("groups = %d; want 2", len(ds.Groups))
+	}
+	g := ds.Groups[0]
+	if g.Key != (Key{"standard", "measure", "B1", 2}) {
+		t.Errorf("first group key %+v", g.Key)
+	}
+	n, fails := g.Requests()
+	if n != 4 || fails != 1 || len(g.Runs[0].TTFT) != 3 || g.Runs[0].TTFT[2] != 30 || len(g.Runs[0].ITL) != 3 || g.Runs[0].ITL[0] != 2 {
+		t.Errorf("B1 group: n=%d fails=%d series=%+v", n, fails, g.Runs[0])
+	}
+
+	// Filters.
+	ds, _ = Load([]string{root}, Filter{TierModes: []string{"B2"}})
+	if len(ds.Bundles) != 1 || ds.Bundles[0].Manifest.RunID != "b2" {
+		t.Errorf("tier filter: %d bundles", len(ds.Bundles))
+	}
+}
+
+func TestDiscoverErrors(t *testing.T) {
+	empty := t.TempDir()
+	file := filepath.Join(empty, "f.txt")
+	os.WriteFile(file, []byte("x"), 0o644)
+	cases := map[string]string{
+		filepath.Join(empty, "nope"): "no such file",
+		file:                         "not a directory",
+		empty:                        "no run bundles found",
+	}
+	for path, want := range cases {
+		_, _, err := Discover([]string{path}, Filter{})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("Discover(%s) = %v; want error naming the path and %q", path, err, want)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func f(v float64) *float64 { return &v }
+
+func fixture() *Summary {
+	return &Summary{
+		Tool:   "kvbench analyze test",
+		Method: Method{Quantile: "Hyndman-Fan type 7", Confidence: 0.95, Resamples: 9999, Seed: 1, Quantiles: []float64{0.5, 0.99}, Baseline: "B1", Candidate: "B2", Margin: 0.05},
+		Runs: []Run{
+			{RunID: "r|1", Arm: "B1", KVMode: "cpu_only", Scenario: "standard", Valid: true, Requests: 10},
+			{RunID: "r2", Arm: "B2", KVMode: "cpu_disk", Scenario: "standard", Valid: false, Reasons: []string{"error rate 10%"}, Requests: 10},
+		},
+		Skipped: []SkippedRun{{Path: "x/y", Reason: "incomplete bundle"}},
+		Groups: []Group{{Scenario: "standard", Phase: "measure", Arm: "B1", Concurrency: 4, NRuns: 1, NRequests: 10, NErrors: 0,
+			Metrics: []Metric{{Name: "ttft_ms", N: 10, Quantiles: []Quantile{{P: 0.5, Value: 12.345, Lo: f(11), Hi: f(13.5)}, {P: 0.99, Value: 40, Flags: []string{"INSUFFICIENT_DATA"}}}}}}},
+		Comparisons: []Comparison{{Scenario: "standard", Phase: "measure", Concurrency: 4, Metric: "ttft_ms", P: 0.5, Baseline: 12.345, Candidate: 10,
+			Delta: -2.345, DeltaLo: f(-3), DeltaHi: f(-1), Ratio: 0.81, RatioLo: f(0.75), RatioHi: f(0.9), Verdict: "better", Grade: "provisional"}},
+	}
+}
+
+func TestMarkdownGolden(t *testing.T) {
+	got := Markdown(fixture(), []PlotRef{{Title: "TTFT CDF", PNG: "plots/a.png", SVG: "plots/a.svg"}})
+	golden := filepath.Join("testdata", "report.golden.md")
+	if *update {
+		os.WriteFile(golden, got, 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("report.md differs from %s (run go test ./report -update to accept):\n%s", golden, got)
+	}
+	if again := Markdown(fixture(), []PlotRef{{Title: "TTFT CDF", PNG: "plots/a.png", SVG: "plots/a.svg"}}); !bytes.Equal(got, again) {
+		t.Error("Markdown is not byte-stable")
+	}
+}
+
+func TestEscape(t *testing.T) {
+	cases := map[string]string{
+		"a|b":                   `a\|b`,
+		"<script>":              "&lt;script&gt;",
+		"[x](http://e)":         `\[x\](http://e)`,
+		"line\nbreak":           "line break",
+		"*bold* _it_ `code` #h": "\\*bold\\* \\_it\\_ \\`code\\` \\#h",
+	}
+	for in, want := range cases {
+		if got := esc(in); got != want {
+			t.Errorf("esc(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestWriteCreatesPlots(t *testing.T) {
+	dir := t.TempDir()
+	s := fixture()
+	s.Distributions = []Distribution{
+		{Scenario: "standard", Phase: "measure", Arm: "B1", Metric: "ttft_ms", Sorted: []float64{1, 2, 3, 4}},
+		{Scenario: "standard", Phase: "measure", Arm: "B2", Metric: "ttft_ms", Sorted: []float64{0.5, 1, 1.5}},
+	}
+	path, err := Write(dir, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(path)
+	for _, ext := range []string{".png", ".svg"} {
+		p := filepath.Join(dir, "plots", "ttft_cdf_standard_measure"+ext)
+		st, err := os.Stat(p)
+		if err != nil || st.Size() < 1000 {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	if !strings.Contains(string(md), "](plots/ttft_cdf_standard_measure.png)") {
+		t.Errorf("report does not link the plot")
+	}
+	js, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if !strings.Contains(string(js), `"verdict": "better"`) || strings.Contains(string(js), "Sorted") {
+		t.Errorf("summary.json content unexpected")
+	}
+}
+
+func TestCDFPoints(t *testing.T) {
+	pts := cdfPoints([]float64{0, 1, 2, 3}, 10)
+	if len(pts) != 3 || pts[0].X != 1 || pts[0].Y != 0.5 || pts[2].Y != 1 {
+		t.Errorf("cdfPoints = %v", pts)
+	}
+	big := make([]float64, 10000)
+	for i := range big {
+		big[i] = float64(i + 1)
+	}
+	if pts := cdfPoints(big, 100); len(pts) > 101 || pts[len(pts)-1].Y != 1 {
+		t.Errorf("downsampled to %d points, last %v", len(pts), pts[len(pts)-1])
+	}
+}
