@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 // Prompt is one deterministic prompt of a prompt set.
 type Prompt struct {
 	ID           string
+	Set          string
 	Text         string
 	TargetTokens int
 	PrefixGroup  string
@@ -65,26 +67,39 @@ quick slow calm loud quiet steady rapid gentle bold clear sharp smooth
 apple bread cheese grape honey lemon mango olive pepper salt sugar tea
 `)
 
-// GeneratePrompts returns n deterministic prompts of the named set. The same
-// (set, n, seed, longRange, wordsPerToken) always gives the same prompts.
-func GeneratePrompts(set string, n int, seed uint64, longRange Range, wordsPerToken float64) ([]Prompt, error) {
-	if wordsPerToken <= 0 {
-		wordsPerToken = 1
-	}
+// GeneratePrompts returns n deterministic prompts of the named set with one
+// word per token. The same (set, n, seed, longRange) always gives the same
+// prompts.
+func GeneratePrompts(set string, n int, seed uint64, longRange Range) ([]*Prompt, error) {
+	g := promptGen{wpt: 1, longRange: longRange}
+	return g.set(set, "", n, seed)
+}
+
+// promptGen turns token targets into text. A server's tokenizer is modelled
+// as tokens = off + words/wpt (see calibrate.go); the simulator has wpt 1
+// and off 0.
+type promptGen struct {
+	wpt, off  float64
+	longRange Range
+}
+
+// set returns n prompts of a set; tag distinguishes sets drawn from the
+// same generator within a run (A and B of eviction_replay).
+func (g *promptGen) set(set, tag string, n int, seed uint64) ([]*Prompt, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x6b7662656e6368)) // "kvbench"
-	out := make([]Prompt, n)
+	out := make([]*Prompt, n)
 	for i := range out {
 		var r Range
 		switch set {
 		case "short":
 			r = ShortRange
 		case "long":
-			r = longRange
+			r = g.longRange
 		case "mixed":
 			if i%2 == 0 {
 				r = ShortRange
 			} else {
-				r = longRange
+				r = g.longRange
 			}
 		default:
 			return nil, fmt.Errorf("unknown prompt set %q (want one of %s)", set, strings.Join(PromptSets, ", "))
@@ -93,19 +108,31 @@ func GeneratePrompts(set string, n int, seed uint64, longRange Range, wordsPerTo
 		if r.Max > r.Min {
 			target += rng.IntN(r.Max - r.Min + 1)
 		}
-		id := fmt.Sprintf("%s-%d-%04d", set, seed, i)
-		out[i] = Prompt{ID: id, TargetTokens: target, Text: words(rng, id, target, wordsPerToken)}
+		id := fmt.Sprintf("%s%s-%d-%04d", set, tag, seed, i)
+		if tag == "warmup" {
+			id = "warmup-" + fmt.Sprintf("%s-%d-%04d", set, seed, i)
+		}
+		out[i] = &Prompt{ID: id, Set: set + tag, TargetTokens: target, Text: g.text(rng, id, target)}
 	}
 	return out, nil
 }
 
-// words builds a prompt of about target tokens. The prompt opens with its id
-// so that two prompts never share a first block by accident.
-func words(rng *rand.Rand, id string, target int, wordsPerToken float64) string {
-	nw := int(float64(target)*wordsPerToken + 0.5)
+// words returns how many words make about target tokens.
+func (g *promptGen) words(target int) int {
+	wpt := g.wpt
+	if wpt <= 0 {
+		wpt = 1
+	}
+	return max(1, int(math.Round((float64(target)-g.off)*wpt)))
+}
+
+// text builds a prompt of about target tokens. It opens with head (the
+// prompt id) so that two prompts never share a first block by accident.
+func (g *promptGen) text(rng *rand.Rand, head string, target int) string {
+	nw := g.words(target)
 	var b strings.Builder
 	b.Grow(nw * 7)
-	b.WriteString(id)
+	b.WriteString(head)
 	for i := 1; i < nw; i++ {
 		b.WriteByte(' ')
 		b.WriteString(vocabulary[rng.IntN(len(vocabulary))])

@@ -34,11 +34,11 @@ func TestParseRange(t *testing.T) {
 
 func TestGeneratePromptsDeterministic(t *testing.T) {
 	lr := Range{100, 200}
-	a, _ := GeneratePrompts("mixed", 20, 7, lr, 1)
-	b, _ := GeneratePrompts("mixed", 20, 7, lr, 1)
-	c, _ := GeneratePrompts("mixed", 20, 8, lr, 1)
+	a, _ := GeneratePrompts("mixed", 20, 7, lr)
+	b, _ := GeneratePrompts("mixed", 20, 7, lr)
+	c, _ := GeneratePrompts("mixed", 20, 8, lr)
 	for i := range a {
-		if a[i] != b[i] {
+		if *a[i] != *b[i] {
 			t.Fatalf("prompt %d differs for the same seed", i)
 		}
 		if a[i].Text == c[i].Text {
@@ -56,7 +56,7 @@ func TestGeneratePromptsDeterministic(t *testing.T) {
 			t.Errorf("prompt %d target %d outside %v", i, a[i].TargetTokens, r)
 		}
 	}
-	if _, err := GeneratePrompts("huge", 1, 1, lr, 1); err == nil || !strings.Contains(err.Error(), "huge") {
+	if _, err := GeneratePrompts("huge", 1, 1, lr); err == nil || !strings.Contains(err.Error(), "huge") {
 		t.Errorf("unknown set: %v", err)
 	}
 }

@@ -24,17 +24,33 @@ type Outcome struct {
 	Interrupted bool
 }
 
+// Progress receives live progress. Its methods are called from several
+// goroutines and must be safe for concurrent use.
+type Progress interface {
+	StartPhase(name string, total int)
+	RequestDone(failed bool)
+	EndPhase()
+}
+
+type noProgress struct{}
+
+func (noProgress) StartPhase(string, int) {}
+func (noProgress) RequestDone(bool)       {}
+func (noProgress) EndPhase()              {}
+
 // Run executes the configuration's plan against the server and writes a run
 // bundle. It returns an error only when no bundle could be written (bad
 // configuration, unreachable server, unwritable directory); a run whose
 // requests failed is a bundle marked invalid. Every goroutine it starts is
 // joined before it returns.
-func Run(ctx context.Context, cfg *Config, log io.Writer) (*Outcome, error) {
+func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outcome, error) {
+	if prog == nil {
+		prog = noProgress{}
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	plan, err := BuildPlan(cfg)
-	if err != nil {
+	if _, err := BuildPlan(cfg); err != nil { // fail fast on a bad plan
 		return nil, err
 	}
 	if cfg.RunID == "" {
@@ -44,7 +60,7 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Outcome, error) {
 		cfg.Grace = 5 * time.Second
 	}
 	client := NewClient(ClientOptions{
-		BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Concurrency: maxConcurrency(plan),
+		BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Concurrency: cfg.maxConcurrency(),
 		RequestTimeout: cfg.RequestTimeout,
 	})
 	defer client.Close()
@@ -54,38 +70,49 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Outcome, error) {
 		return nil, err
 	}
 	cfg.Model = model
-
 	dir, err := createRunDir(cfg.ResultsDir, cfg.RunID)
 	if err != nil {
 		return nil, err
 	}
+	cal := calibrate(ctx, client, cfg)
+	cfg.WordsPerToken, cfg.WordsOffset = cal.WordsPerToken, cal.OffsetTokens
+	if cal.Note != "" {
+		fmt.Fprintf(log, "calibration: %s\n", cal.Note)
+	}
+	plan, err := BuildPlan(cfg)
+	if err != nil {
+		return nil, err
+	}
+
 	m := &results.Manifest{
 		RunID: cfg.RunID, Scenario: cfg.Scenario, TierMode: cfg.TierMode, KVMode: cfg.KVMode,
 		Model: model, BaseURL: cfg.BaseURL, Config: cfg.Flags, Host: hostFacts(),
-		Tables: map[string]results.TableInfo{},
+		Tables: map[string]results.TableInfo{}, Calibration: cal,
 	}
 	if m.Config == nil {
 		m.Config = map[string]string{}
 	}
 	m.Config["model"] = model
 	m.Config["run-id"] = cfg.RunID
+	m.Config["tier-mode"] = cfg.TierMode
+	m.Config["kv-mode"] = cfg.KVMode
 
-	tw, err := results.NewTableWriter[results.Request](dir, results.TableRequests, 0)
+	gp := GenParams{Model: cfg.Model, MaxTokens: cfg.MaxTokens, Temperature: cfg.Temperature, TopP: cfg.TopP, Stop: cfg.Stop}
+	hashes := make(map[*Prompt]string, len(plan.Prompts))
+	for _, pr := range plan.Prompts {
+		hashes[pr] = IdentityHash(pr.Text, gp)
+	}
+	// The schedule is written before the first request is sent.
+	if info, err := writeSchedule(dir, cfg, plan, hashes); err != nil {
+		return nil, err
+	} else {
+		m.Tables[results.TableSchedule] = info
+	}
+
+	w, err := newRecordWriter(dir, cfg.MaxScheduleLag)
 	if err != nil {
 		return nil, err
 	}
-	recs := make(chan results.Request, 256)
-	var writeErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // the single writer
-		defer wg.Done()
-		for r := range recs {
-			if writeErr == nil {
-				writeErr = tw.Write(r)
-			}
-		}
-	}()
 
 	// sendCtx outlives ctx by the grace period so in-flight requests can
 	// finish after an interrupt; nothing new is issued once ctx is done.
@@ -100,32 +127,31 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Outcome, error) {
 		}
 	})
 
+	r := &runner{cfg: cfg, client: client, ctx: ctx, sendCtx: sendCtx, recs: w.in, hashes: hashes, prog: prog}
 	m.StartedUnixNs = time.Now().UnixNano()
-	total, failed := 0, 0
 	for _, ph := range plan.Phases {
 		if ctx.Err() != nil {
 			break
 		}
-		pr := runPhase(ctx, sendCtx, client, cfg, ph, recs)
+		pr := r.runPhase(ph)
 		m.Phases = append(m.Phases, pr)
-		total += pr.Requests
-		failed += pr.Errors
 		fmt.Fprintf(log, "phase %-16s %5d requests  %4d errors  %8.2fs\n", pr.Name, pr.Requests, pr.Errors,
 			float64(pr.EndUnixNs-pr.StartUnixNs)/1e9)
 	}
 	m.EndedUnixNs = time.Now().UnixNano()
 	stopGrace()
 	cancelSend()
-	close(recs)
-	wg.Wait()
 
-	closeErr := tw.Close()
-	m.Tables[results.TableRequests] = tw.Info()
+	st, werr := w.close(dir, cfg.RunID, plan)
+	for name, info := range st.tables {
+		m.Tables[name] = info
+	}
+	cal.MaxRelError = st.maxRelErr
 	m.Interrupted = ctx.Err() != nil
-	m.Valid, m.InvalidReasons = validity(cfg, plan, total, failed, m.Interrupted)
-	if writeErr != nil || closeErr != nil {
+	m.Valid, m.InvalidReasons, m.Warnings = validity(cfg, plan, st, m.Interrupted)
+	if werr != nil {
 		m.Valid = false
-		m.InvalidReasons = append(m.InvalidReasons, fmt.Sprintf("writing requests failed: %v", errors.Join(writeErr, closeErr)))
+		m.InvalidReasons = append(m.InvalidReasons, fmt.Sprintf("writing records failed: %v", werr))
 	}
 	if err := results.WriteManifest(dir, m); err != nil {
 		return nil, err
@@ -133,88 +159,204 @@ func Run(ctx context.Context, cfg *Config, log io.Writer) (*Outcome, error) {
 	return &Outcome{Dir: dir, Manifest: m, Interrupted: m.Interrupted}, nil
 }
 
-func maxConcurrency(p *Plan) int {
-	n := 1
-	for _, ph := range p.Phases {
-		n = max(n, ph.Concurrency)
+func (c *Config) maxConcurrency() int {
+	n := max(1, c.Concurrency)
+	for _, v := range []int{c.EvictionAConcurrency, c.EvictionBConcurrency, c.RehydratePopulateConcurrency,
+		c.RehydrateThrashConcurrency, c.RehydrateReplayConcurrency, c.RehydrateBaselineConcurrency,
+		c.CopilotSessions * c.CopilotBurstSize} {
+		n = max(n, v)
 	}
 	return n
 }
 
-// runPhase runs one phase as a closed loop: Concurrency workers each send
-// the next request as soon as their previous one ends.
-func runPhase(ctx, sendCtx context.Context, client *Client, cfg *Config, ph PhasePlan, recs chan<- results.Request) results.Phase {
+type runner struct {
+	cfg     *Config
+	client  *Client
+	ctx     context.Context // the run: once done, nothing new is sent
+	sendCtx context.Context // in-flight requests: outlives ctx by the grace period
+	recs    chan<- results.Request
+	hashes  map[*Prompt]string
+	prog    Progress
+
+	mu    sync.Mutex
+	phase *results.Phase
+}
+
+// runPhase runs one phase with its load model and returns its bounds.
+func (r *runner) runPhase(ph PhasePlan) results.Phase {
 	out := results.Phase{Name: ph.Name, Concurrency: ph.Concurrency, StartUnixNs: time.Now().UnixNano()}
-	next := make(chan PlannedRequest)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for w := 0; w < ph.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for pr := range next {
-				rec := buildRecord(cfg, ph, pr)
-				req := &CompletionRequest{
-					Model: cfg.Model, Prompt: pr.Prompt.Text, MaxTokens: cfg.MaxTokens,
-					Temperature: cfg.Temperature, TopP: cfg.TopP, Stop: cfg.Stop, Stream: cfg.Stream,
-				}
-				if cfg.Stream {
-					req.StreamOptions = &StreamOptions{IncludeUsage: true}
-				}
-				client.Complete(ctx, sendCtx, req, rec.RequestID, cfg.StoreResponses, &rec)
-				mu.Lock()
-				out.Requests++
-				if rec.ErrorKind != "" {
-					out.Errors++
-				}
-				mu.Unlock()
-				recs <- rec
-			}
-		}()
+	r.phase = &out
+	r.prog.StartPhase(ph.Name, len(ph.Requests))
+	switch {
+	case ph.Rate > 0:
+		r.openLoop(ph)
+	case ph.Think > 0:
+		r.bursts(ph)
+	default:
+		r.closedLoop(ph.Requests, ph)
 	}
-	for _, pr := range ph.Requests {
-		if ctx.Err() != nil {
-			break
-		}
-		now := time.Now().UnixNano()
-		select {
-		case next <- pr:
-		case <-ctx.Done():
-		}
-		_ = now
-	}
-	close(next)
-	wg.Wait()
+	r.prog.EndPhase()
 	out.EndUnixNs = time.Now().UnixNano()
 	return out
 }
 
-func buildRecord(cfg *Config, ph PhasePlan, pr PlannedRequest) results.Request {
-	return results.Request{
-		RunID: cfg.RunID, Scenario: cfg.Scenario, TierMode: cfg.TierMode, KVMode: cfg.KVMode,
-		Phase: ph.Name, RequestIndex: int64(pr.Index), RequestID: fmt.Sprintf("%s-%d", cfg.RunID, pr.Index),
-		PromptID: pr.Prompt.ID, PrefixGroup: pr.Prompt.PrefixGroup,
-		IdentityHash: IdentityHash(pr.Prompt.Text, GenParams{
-			Model: cfg.Model, MaxTokens: cfg.MaxTokens, Temperature: cfg.Temperature, TopP: cfg.TopP, Stop: cfg.Stop,
-		}),
-		Stream: cfg.Stream, Concurrency: int32(ph.Concurrency), MaxTokens: int32(cfg.MaxTokens),
-		ScheduledUnixNs: time.Now().UnixNano(),
-		RepeatIndex:     int32(pr.RepeatIndex), SessionID: pr.SessionID, BurstIndex: int32(pr.BurstIndex),
+// closedLoop: Concurrency workers each send the next request as soon as
+// their previous one ends.
+func (r *runner) closedLoop(reqs []PlannedRequest, ph PhasePlan) {
+	next := make(chan PlannedRequest)
+	var wg sync.WaitGroup
+	for w := 0; w < min(ph.Concurrency, len(reqs)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pr := range next {
+				r.send(ph, pr, time.Now())
+			}
+		}()
+	}
+	for _, pr := range reqs {
+		if r.ctx.Err() != nil {
+			break
+		}
+		select {
+		case next <- pr:
+		case <-r.ctx.Done():
+		}
+	}
+	close(next)
+	wg.Wait()
+}
+
+// bursts sends each burst's requests at once (closed loop within the
+// burst) and waits ph.Think between bursts.
+func (r *runner) bursts(ph PhasePlan) {
+	for i := 0; i < len(ph.Requests); {
+		j := i
+		for j < len(ph.Requests) && ph.Requests[j].BurstIndex == ph.Requests[i].BurstIndex {
+			j++
+		}
+		if i > 0 && !sleepCtx(r.ctx, ph.Think) {
+			return
+		}
+		r.closedLoop(ph.Requests[i:j], ph)
+		i = j
 	}
 }
 
-func validity(cfg *Config, plan *Plan, total, failed int, interrupted bool) (bool, []string) {
-	reasons := []string{}
+// openLoop sends each request at its intended time, at most Concurrency in
+// flight; a request that has to wait for a slot starts late, and the lag
+// (start - scheduled) is in its record.
+func (r *runner) openLoop(ph PhasePlan) {
+	start := time.Now()
+	slots := make(chan struct{}, ph.Concurrency)
+	var wg sync.WaitGroup
+	for _, pr := range ph.Requests {
+		due := start.Add(pr.Offset)
+		if !sleepCtx(r.ctx, time.Until(due)) {
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-r.ctx.Done():
+		}
+		if r.ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(pr PlannedRequest) {
+			defer wg.Done()
+			defer func() { <-slots }()
+			r.send(ph, pr, due)
+		}(pr)
+	}
+	wg.Wait()
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// send runs one request (or records its preflight rejection) and hands the
+// record to the writer.
+func (r *runner) send(ph PhasePlan, pr PlannedRequest, scheduled time.Time) {
+	cfg := r.cfg
+	rec := results.Request{
+		RunID: cfg.RunID, Scenario: cfg.Scenario, TierMode: cfg.TierMode, KVMode: cfg.KVMode,
+		Phase: ph.Name, RequestIndex: int64(pr.Index), RequestID: fmt.Sprintf("%s-%d", cfg.RunID, pr.Index),
+		PromptID: pr.Prompt.ID, PrefixGroup: pr.Prompt.PrefixGroup, IdentityHash: r.hashes[pr.Prompt],
+		Stream: cfg.Stream, Concurrency: int32(ph.Concurrency), MaxTokens: int32(cfg.MaxTokens),
+		ScheduledUnixNs: scheduled.UnixNano(),
+		RepeatIndex:     int32(pr.RepeatIndex), SessionID: pr.SessionID, BurstIndex: int32(pr.BurstIndex),
+	}
+	if cfg.MaxNumTokens > 0 && pr.Prompt.TargetTokens+cfg.MaxTokens > cfg.MaxNumTokens {
+		rec.StartUnixNs = time.Now().UnixNano()
+		rec.ErrorKind = results.ErrPreflight
+		rec.Error = fmt.Sprintf("prompt of about %d tokens + max_tokens %d exceeds --max-num-tokens %d; not sent",
+			pr.Prompt.TargetTokens, cfg.MaxTokens, cfg.MaxNumTokens)
+	} else {
+		req := &CompletionRequest{
+			Model: cfg.Model, Prompt: pr.Prompt.Text, MaxTokens: cfg.MaxTokens,
+			Temperature: cfg.Temperature, TopP: cfg.TopP, Stop: cfg.Stop, Stream: cfg.Stream,
+		}
+		if cfg.Stream {
+			req.StreamOptions = &StreamOptions{IncludeUsage: true}
+		}
+		r.client.Complete(r.ctx, r.sendCtx, req, rec.RequestID, cfg.StoreResponses, &rec)
+	}
+	failed := rec.ErrorKind != ""
+	r.mu.Lock()
+	r.phase.Requests++
+	if failed {
+		r.phase.Errors++
+	}
+	r.mu.Unlock()
+	r.prog.RequestDone(failed)
+	r.recs <- rec
+}
+
+func validity(cfg *Config, plan *Plan, st writerStats, interrupted bool) (bool, []string, []string) {
+	reasons, warnings := []string{}, []string(nil)
+	total := st.requests
 	if interrupted {
 		reasons = append(reasons, fmt.Sprintf("interrupted after %d of %d requests", total, plan.Total()))
 	}
-	if total == 0 {
-		reasons = append(reasons, "no request was sent")
-	} else if rate := float64(failed) / float64(total); rate > cfg.MaxErrorRate {
-		reasons = append(reasons, fmt.Sprintf("error rate %.1f%% (%d of %d) exceeds --max-error-rate %.1f%%",
-			100*rate, failed, total, 100*cfg.MaxErrorRate))
+	if st.preflight > 0 {
+		msg := fmt.Sprintf("%d request(s) over --max-num-tokens %d were not sent (preflight)", st.preflight, cfg.MaxNumTokens)
+		if cfg.AllowPreflightSkip {
+			warnings = append(warnings, msg)
+		} else {
+			reasons = append(reasons, msg+"; use --allow-preflight-skip to accept")
+		}
 	}
-	return len(reasons) == 0, reasons
+	sent := total - st.preflight
+	switch {
+	case total == 0:
+		reasons = append(reasons, "no request was sent")
+	case sent > 0:
+		failed := st.failed - st.preflight - st.canceled
+		if rate := float64(failed) / float64(sent); rate > cfg.MaxErrorRate {
+			reasons = append(reasons, fmt.Sprintf("error rate %.1f%% (%d of %d) exceeds --max-error-rate %.1f%%",
+				100*rate, failed, sent, 100*cfg.MaxErrorRate))
+		}
+	}
+	if cfg.RequestRate > 0 && cfg.MaxScheduleLag > 0 && st.lateStarts > 0 {
+		frac := float64(st.lateStarts) / float64(max(1, sent))
+		if frac > 0.01 {
+			reasons = append(reasons, fmt.Sprintf("client fell behind its schedule: %d of %d requests started more than %s late (max %s)",
+				st.lateStarts, sent, cfg.MaxScheduleLag, time.Duration(st.maxLagNs)))
+		}
+	}
+	return len(reasons) == 0, reasons, warnings
 }
 
 // resolveModel returns cfg.Model, or the first model the server lists,

@@ -3,6 +3,8 @@ package capture
 import (
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,7 +13,7 @@ import (
 )
 
 // Scenarios known to capture.
-var Scenarios = []string{"standard"}
+var Scenarios = []string{"standard", "eviction_replay", "reuse_verify", "local_copilot_burst", "rehydrate_replay"}
 
 // Config is everything a run needs, resolved from flags. The API key is
 // held here only to be sent; it is never written anywhere.
@@ -34,6 +36,47 @@ type Config struct {
 	Stop        []string
 	Stream      bool
 
+	// Open loop: RequestRate > 0 sends on a Poisson (Burstiness 1) or gamma
+	// schedule, with Concurrency as the cap on requests in flight.
+	RequestRate float64
+	Burstiness  float64
+
+	// eviction_replay
+	EvictionARequests    int
+	EvictionBRequests    int
+	EvictionAConcurrency int
+	EvictionBConcurrency int
+
+	// reuse_verify
+	ReusePromptSet   string
+	ReuseRepeatCount int
+
+	// local_copilot_burst
+	CopilotSessions    int
+	CopilotBursts      int
+	CopilotBurstSize   int
+	CopilotThink       time.Duration
+	CopilotEditTokens  int
+	CopilotContextSize Range
+
+	// rehydrate_replay
+	RehydratePopulateRequests    int
+	RehydrateThrashRequests      int
+	RehydratePopulateConcurrency int
+	RehydrateThrashConcurrency   int
+	RehydrateReplayConcurrency   int
+	RehydrateBaselineConcurrency int
+
+	// Token budget: prompt tokens + max_tokens above MaxNumTokens is caught
+	// before sending.
+	MaxNumTokens       int
+	AllowPreflightSkip bool
+	// WordsPerToken converts token targets into prompt words; 1 until
+	// calibrated against the server.
+	WordsPerToken float64
+	WordsOffset   float64
+	Calibrate     bool
+
 	RunID      string
 	ResultsDir string
 
@@ -42,6 +85,7 @@ type Config struct {
 	ModelResolveTimeout time.Duration
 	ModelResolvePoll    time.Duration
 	MaxErrorRate        float64
+	MaxScheduleLag      time.Duration
 	StoreResponses      bool
 	Grace               time.Duration
 
@@ -68,22 +112,64 @@ func (c *Config) Validate() error {
 	if !contains(PromptSets, c.PromptSet) {
 		return fmt.Errorf("unknown prompt set %q (want one of %s)", c.PromptSet, strings.Join(PromptSets, ", "))
 	}
+	if c.Scenario == "reuse_verify" && !contains(PromptSets, c.ReusePromptSet) {
+		return fmt.Errorf("unknown --reuse-prompt-set %q (want one of %s)", c.ReusePromptSet, strings.Join(PromptSets, ", "))
+	}
+	positive := []struct {
+		name string
+		v    int
+	}{
+		{"--requests", c.Requests}, {"--concurrency", c.Concurrency}, {"--max-tokens", c.MaxTokens},
+	}
+	switch c.Scenario {
+	case "eviction_replay":
+		positive = append(positive, []struct {
+			name string
+			v    int
+		}{{"--eviction-a-requests", c.EvictionARequests}, {"--eviction-b-requests", c.EvictionBRequests},
+			{"--eviction-a-concurrency", c.EvictionAConcurrency}, {"--eviction-b-concurrency", c.EvictionBConcurrency}}...)
+	case "reuse_verify":
+		positive = append(positive, struct {
+			name string
+			v    int
+		}{"--reuse-repeat-count", c.ReuseRepeatCount})
+	case "local_copilot_burst":
+		positive = append(positive, []struct {
+			name string
+			v    int
+		}{{"--copilot-sessions", c.CopilotSessions}, {"--copilot-bursts", c.CopilotBursts},
+			{"--copilot-burst-size", c.CopilotBurstSize}, {"--copilot-edit-tokens", c.CopilotEditTokens}}...)
+	case "rehydrate_replay":
+		positive = append(positive, []struct {
+			name string
+			v    int
+		}{{"--rehydrate-populate-requests", c.RehydratePopulateRequests}, {"--rehydrate-thrash-requests", c.RehydrateThrashRequests},
+			{"--rehydrate-populate-concurrency", c.RehydratePopulateConcurrency}, {"--rehydrate-thrash-concurrency", c.RehydrateThrashConcurrency},
+			{"--rehydrate-replay-concurrency", c.RehydrateReplayConcurrency}, {"--rehydrate-baseline-replay-concurrency", c.RehydrateBaselineConcurrency}}...)
+	}
+	for _, p := range positive {
+		if p.v < 1 {
+			return fmt.Errorf("%s %d: need at least 1", p.name, p.v)
+		}
+	}
 	switch {
-	case c.Requests < 1:
-		return fmt.Errorf("--requests %d: need at least 1", c.Requests)
 	case c.Warmup < 0:
 		return fmt.Errorf("--warmup %d: must not be negative", c.Warmup)
-	case c.Concurrency < 1:
-		return fmt.Errorf("--concurrency %d: need at least 1", c.Concurrency)
-	case c.MaxTokens < 1:
-		return fmt.Errorf("--max-tokens %d: need at least 1", c.MaxTokens)
 	case c.Temperature < 0:
 		return fmt.Errorf("--temperature %g: must not be negative", c.Temperature)
 	case c.TopP <= 0 || c.TopP > 1:
 		return fmt.Errorf("--top-p %g: want a value in (0, 1]", c.TopP)
 	case c.MaxErrorRate < 0 || c.MaxErrorRate > 1:
 		return fmt.Errorf("--max-error-rate %g: want a value in [0, 1]", c.MaxErrorRate)
-	case c.RunID != "" && (strings.ContainsAny(c.RunID, `/\`) || c.RunID == "." || c.RunID == ".."):
+	case c.RequestRate < 0 || math.IsInf(c.RequestRate, 0) || math.IsNaN(c.RequestRate):
+		return fmt.Errorf("--request-rate %g: want a rate in requests per second (0 = closed loop)", c.RequestRate)
+	case c.RequestRate > 0 && !(c.Burstiness > 0):
+		return fmt.Errorf("--burstiness %g: want a positive gamma shape (1 = Poisson)", c.Burstiness)
+	case c.MaxNumTokens < 0:
+		return fmt.Errorf("--max-num-tokens %d: must not be negative", c.MaxNumTokens)
+	case c.CopilotThink < 0:
+		return fmt.Errorf("--copilot-think-ms: must not be negative")
+	case c.RunID != "" && (strings.ContainsAny(c.RunID, `/\`) || c.RunID == "." || c.RunID == ".." || strings.HasPrefix(c.RunID, ".")):
 		return fmt.Errorf("--run-id %q: must be a plain directory name", c.RunID)
 	}
 	return nil
@@ -102,65 +188,201 @@ func contains(list []string, s string) bool {
 type Plan struct {
 	Scenario string
 	Phases   []PhasePlan
+	Prompts  []*Prompt // every distinct prompt, in first-use order
 }
 
-// PhasePlan is one phase: a closed-loop load of its requests at a fixed
-// concurrency.
+// PhasePlan is one phase. Closed loop: Concurrency workers each send the
+// next request when their last one ends. Open loop (Rate > 0): requests
+// are sent at Offsets from the phase start, at most Concurrency in flight.
+// With Think > 0 the requests run in bursts (by BurstIndex), each burst
+// all at once, separated by Think.
 type PhasePlan struct {
 	Name        string
 	Concurrency int
+	Rate        float64
+	Burstiness  float64
+	Think       time.Duration
 	Requests    []PlannedRequest
 }
 
 // PlannedRequest is one request of the deterministic schedule.
 type PlannedRequest struct {
 	Index       int // position in the run, across phases
-	Prompt      Prompt
+	Prompt      *Prompt
 	RepeatIndex int
 	SessionID   string
 	BurstIndex  int
+	Offset      time.Duration // open loop: intended send time from phase start
 }
+
+// Seed namespaces keep the prompt sets of a run disjoint.
+const (
+	nsWarmup uint64 = 0x5741524d5550
+	nsSetB   uint64 = 0x5345542d42
+	nsRepo   uint64 = 0x5245504f
+	nsProbe  uint64 = 0x50524f4245
+)
 
 // BuildPlan turns a validated configuration into a plan. It needs no
 // network and is deterministic for a given configuration.
 func BuildPlan(c *Config) (*Plan, error) {
+	g := promptGen{wpt: c.WordsPerToken, off: c.WordsOffset, longRange: c.LongRange}
 	p := &Plan{Scenario: c.Scenario}
-	wpt := 1.0
-	switch c.Scenario {
-	case "standard":
-		if c.Warmup > 0 {
-			// Warmup prompts come from a disjoint seed so that they never
-			// prime the cache for the measured prompts.
-			wp, err := GeneratePrompts(c.PromptSet, c.Warmup, c.RequestSeed^0x5741524d5550, c.LongRange, wpt)
-			if err != nil {
-				return nil, err
-			}
-			for i := range wp {
-				wp[i].ID = "warmup-" + wp[i].ID
-			}
-			p.add(results.PhaseWarmup, c.Concurrency, wp)
+	if c.Warmup > 0 {
+		// Warmup prompts come from a disjoint seed so that they never prime
+		// the cache for the measured prompts.
+		set := c.PromptSet
+		if c.Scenario == "reuse_verify" {
+			set = c.ReusePromptSet
 		}
-		mp, err := GeneratePrompts(c.PromptSet, c.Requests, c.RequestSeed, c.LongRange, wpt)
+		wp, err := g.set(set, "warmup", c.Warmup, c.RequestSeed^nsWarmup)
 		if err != nil {
 			return nil, err
 		}
-		p.add(results.PhaseMeasure, c.Concurrency, mp)
+		p.closed(c, results.PhaseWarmup, c.Concurrency, wp)
+	}
+	switch c.Scenario {
+	case "standard":
+		mp, err := g.set(c.PromptSet, "", c.Requests, c.RequestSeed)
+		if err != nil {
+			return nil, err
+		}
+		p.closed(c, results.PhaseMeasure, c.Concurrency, mp)
+	case "eviction_replay":
+		a, _ := g.set("long", "A", c.EvictionARequests, c.RequestSeed)
+		b, _ := g.set("long", "B", c.EvictionBRequests, c.RequestSeed^nsSetB)
+		p.closed(c, results.PhasePopulate, c.EvictionAConcurrency, a)
+		p.closed(c, results.PhaseThrash, c.EvictionBConcurrency, b)
+		p.closed(c, results.PhaseReplay, c.EvictionAConcurrency, a)
+	case "reuse_verify":
+		rp, err := g.set(c.ReusePromptSet, "", c.Requests, c.RequestSeed)
+		if err != nil {
+			return nil, err
+		}
+		for r := 0; r < c.ReuseRepeatCount; r++ {
+			p.closed(c, results.PhaseReuse, c.Concurrency, rp)
+			last := &p.Phases[len(p.Phases)-1]
+			for i := range last.Requests {
+				last.Requests[i].RepeatIndex = r
+			}
+		}
+	case "local_copilot_burst":
+		p.copilot(c, &g)
+	case "rehydrate_replay":
+		// Note: baseline_replay sends set A cold (the recompute reference);
+		// populate sends A again, so every block of A has been hit twice and
+		// passes KVBM's default disk-offload filter; thrash evicts A with set
+		// B at fixed pressure; replay measures A coming back.
+		a, _ := g.set("long", "A", c.RehydratePopulateRequests, c.RequestSeed)
+		b, _ := g.set("long", "B", c.RehydrateThrashRequests, c.RequestSeed^nsSetB)
+		p.closed(c, results.PhaseBaselineReplay, c.RehydrateBaselineConcurrency, a)
+		p.closed(c, results.PhasePopulate, c.RehydratePopulateConcurrency, a)
+		p.closed(c, results.PhaseThrash, c.RehydrateThrashConcurrency, b)
+		p.closed(c, results.PhaseReplay, c.RehydrateReplayConcurrency, a)
 	default:
 		return nil, fmt.Errorf("unknown scenario %q", c.Scenario)
 	}
+	p.collectPrompts()
 	return p, nil
 }
 
-func (p *Plan) add(name string, conc int, prompts []Prompt) {
-	next := 0
-	for _, ph := range p.Phases {
-		next += len(ph.Requests)
-	}
+// closed appends a phase sending prompts in order; with --request-rate it
+// becomes open loop with concurrency as the in-flight cap.
+func (p *Plan) closed(c *Config, name string, conc int, prompts []*Prompt) {
+	next := p.Total()
 	ph := PhasePlan{Name: name, Concurrency: conc}
 	for i, pr := range prompts {
 		ph.Requests = append(ph.Requests, PlannedRequest{Index: next + i, Prompt: pr})
 	}
+	if c.RequestRate > 0 && name != results.PhaseWarmup {
+		ph.Rate, ph.Burstiness = c.RequestRate, c.Burstiness
+		ph.Concurrency = max(conc, c.Concurrency)
+		offsets := arrivals(len(ph.Requests), c.RequestRate, c.Burstiness, c.RequestSeed^uint64(len(p.Phases)+1))
+		for i := range ph.Requests {
+			ph.Requests[i].Offset = offsets[i]
+		}
+	}
 	p.Phases = append(p.Phases, ph)
+}
+
+// arrivals returns n send offsets with gamma-distributed gaps of mean
+// 1/rate and shape k (k = 1: Poisson; k < 1 burstier; k > 1 smoother), the
+// convention of vLLM's --burstiness and AIPerf. The first request goes at 0.
+func arrivals(n int, rate, k float64, seed uint64) []time.Duration {
+	rng := rand.New(rand.NewPCG(seed, 0x4152524956414c))
+	out := make([]time.Duration, n)
+	t := 0.0
+	for i := 1; i < n; i++ {
+		t += gamma(rng, k) / (rate * k)
+		out[i] = time.Duration(t * float64(time.Second))
+	}
+	return out
+}
+
+// gamma draws from Gamma(k, 1) by Marsaglia and Tsang (k < 1 by boosting).
+func gamma(rng *rand.Rand, k float64) float64 {
+	if k < 1 {
+		u := rng.Float64()
+		return gamma(rng, k+1) * math.Pow(u, 1/k)
+	}
+	d := k - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
+}
+
+// copilot builds local_copilot_burst: CopilotSessions sessions share one
+// long repository context (a prefix every request reuses); each request
+// appends a small session-specific edit. A burst sends every session's
+// CopilotBurstSize requests at once; bursts are separated by CopilotThink.
+func (p *Plan) copilot(c *Config, g *promptGen) {
+	rng := rand.New(rand.NewPCG(c.RequestSeed^nsRepo, 1))
+	ctxRange := c.CopilotContextSize
+	if ctxRange.Min == 0 {
+		ctxRange = c.LongRange
+	}
+	ctxTokens := ctxRange.Min
+	if ctxRange.Max > ctxRange.Min {
+		ctxTokens += rng.IntN(ctxRange.Max - ctxRange.Min + 1)
+	}
+	repoID := fmt.Sprintf("repo-%d", c.RequestSeed)
+	repo := g.text(rng, repoID, ctxTokens)
+	ph := PhasePlan{Name: results.PhaseBurst, Concurrency: c.CopilotSessions * c.CopilotBurstSize, Think: c.CopilotThink}
+	next := p.Total()
+	for b := 0; b < c.CopilotBursts; b++ {
+		for s := 0; s < c.CopilotSessions; s++ {
+			for k := 0; k < c.CopilotBurstSize; k++ {
+				id := fmt.Sprintf("copilot-%d-s%02d-b%02d-%d", c.RequestSeed, s, b, k)
+				edit := g.text(rng, id, c.CopilotEditTokens)
+				pr := &Prompt{ID: id, Set: "copilot", Text: repo + " " + edit, TargetTokens: ctxTokens + c.CopilotEditTokens, PrefixGroup: repoID}
+				ph.Requests = append(ph.Requests, PlannedRequest{Index: next, Prompt: pr, SessionID: fmt.Sprintf("s%02d", s), BurstIndex: b})
+				next++
+			}
+		}
+	}
+	p.Phases = append(p.Phases, ph)
+}
+
+func (p *Plan) collectPrompts() {
+	seen := map[*Prompt]bool{}
+	for _, ph := range p.Phases {
+		for _, r := range ph.Requests {
+			if !seen[r.Prompt] {
+				seen[r.Prompt] = true
+				p.Prompts = append(p.Prompts, r.Prompt)
+			}
+		}
+	}
 }
 
 // Total returns the number of requests in the plan.
@@ -174,9 +396,9 @@ func (p *Plan) Total() int {
 
 // Print writes a human-readable plan, for --dry-run.
 func (p *Plan) Print(w io.Writer) {
-	fmt.Fprintf(w, "scenario %s: %d phases, %d requests\n", p.Scenario, len(p.Phases), p.Total())
+	fmt.Fprintf(w, "scenario %s: %d phases, %d requests, %d distinct prompts\n", p.Scenario, len(p.Phases), p.Total(), len(p.Prompts))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tREQUESTS\tCONCURRENCY\tFIRST INDEX\tTOKENS (MIN-MAX)")
+	fmt.Fprintln(tw, "PHASE\tREQUESTS\tCONCURRENCY\tLOAD\tFIRST INDEX\tTARGET TOKENS (MIN-MAX)")
 	for _, ph := range p.Phases {
 		lo, hi, first := 0, 0, 0
 		for i, r := range ph.Requests {
@@ -190,7 +412,14 @@ func (p *Plan) Print(w io.Writer) {
 				first = r.Index
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d-%d\n", ph.Name, len(ph.Requests), ph.Concurrency, first, lo, hi)
+		load := "closed loop"
+		switch {
+		case ph.Rate > 0:
+			load = fmt.Sprintf("open loop %.3g req/s, burstiness %.3g", ph.Rate, ph.Burstiness)
+		case ph.Think > 0:
+			load = fmt.Sprintf("bursts, think %s", ph.Think)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d-%d\n", ph.Name, len(ph.Requests), ph.Concurrency, load, first, lo, hi)
 	}
 	tw.Flush()
 }

@@ -3,7 +3,9 @@ package report
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -47,7 +49,7 @@ func WritePlots(dir string, s *Summary) ([]PlotRef, error) {
 		p.X.Label.Text = "time to first token (ms, log scale)"
 		p.Y.Label.Text = "fraction of requests"
 		p.X.Scale = plot.LogScale{}
-		p.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		p.X.Tick.Marker = logTicks{}
 		p.Y.Min, p.Y.Max = 0, 1
 		p.Legend.Top = false
 		p.Legend.Left = false
@@ -132,4 +134,31 @@ func slug(s string) string {
 		return "x"
 	}
 	return b.String()
+}
+
+// logTicks labels a log axis at 1, 2 and 5 times powers of ten, so short
+// ranges (a decade or less) still get readable labels.
+type logTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (logTicks) Ticks(min, max float64) []plot.Tick {
+	if min <= 0 || max <= min {
+		return nil
+	}
+	var ticks []plot.Tick
+	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
+		base := math.Pow(10, e)
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * base
+			if v < min || v > max {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', 4, 64)
+			}
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
 }

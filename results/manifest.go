@@ -48,6 +48,9 @@ type Manifest struct {
 	// Tables maps a table name to its file, schema version and row count.
 	Tables map[string]TableInfo `json:"tables"`
 
+	// Calibration records how prompt token targets were converted to text.
+	Calibration *Calibration `json:"calibration,omitempty"`
+
 	// Campaign coordinates; empty for a stand-alone run.
 	Campaign *CampaignRef `json:"campaign,omitempty"`
 }
@@ -79,6 +82,26 @@ type TableInfo struct {
 	File          string `json:"file"`
 	SchemaVersion int    `json:"schema_version"`
 	Rows          int64  `json:"rows"`
+}
+
+// Calibration is the fitted relation tokens = OffsetTokens +
+// words/WordsPerToken between prompt words and the server's
+// usage.prompt_tokens, from probe requests.
+type Calibration struct {
+	Method        string  `json:"method"` // "usage_probe" or "none"
+	WordsPerToken float64 `json:"words_per_token"`
+	OffsetTokens  float64 `json:"offset_tokens"`
+	Probes        []Probe `json:"probes,omitempty"`
+	// MaxRelError is the largest |measured - target| / target over the
+	// run's prompts whose measured size the server reported.
+	MaxRelError *float64 `json:"max_rel_error,omitempty"`
+	Note        string   `json:"note,omitempty"`
+}
+
+// Probe is one calibration request.
+type Probe struct {
+	Words        int   `json:"words"`
+	PromptTokens int64 `json:"prompt_tokens"`
 }
 
 // CampaignRef places a run inside a campaign.

@@ -3,6 +3,8 @@ package results
 // Table names, used as file stems (<name>.parquet) and as manifest keys.
 const (
 	TableRequests = "requests"
+	TablePrompts  = "prompts"
+	TableSchedule = "schedule"
 )
 
 // Schema versions, one per table. Adding a column keeps the version;
@@ -10,11 +12,15 @@ const (
 // version listed in KnownVersions.
 const (
 	RequestsSchemaVersion = 1
+	PromptsSchemaVersion  = 1
+	ScheduleSchemaVersion = 1
 )
 
 // KnownVersions lists, per table, every schema version this build can read.
 var KnownVersions = map[string][]int{
 	TableRequests: {1},
+	TablePrompts:  {1},
+	TableSchedule: {1},
 }
 
 // CurrentVersion returns the schema version this build writes for table, or
@@ -23,6 +29,10 @@ func CurrentVersion(table string) int {
 	switch table {
 	case TableRequests:
 		return RequestsSchemaVersion
+	case TablePrompts:
+		return PromptsSchemaVersion
+	case TableSchedule:
+		return ScheduleSchemaVersion
 	}
 	return 0
 }
@@ -108,3 +118,37 @@ type Request struct {
 
 // Ptr returns a pointer to v, for the optional columns.
 func Ptr[T any](v T) *T { return &v }
+
+// PromptRow is one row of the prompts table: a prompt of the run's
+// deterministic prompt sets.
+type PromptRow struct {
+	RunID        string `parquet:"run_id,dict"`
+	PromptID     string `parquet:"prompt_id"`
+	PromptSet    string `parquet:"prompt_set,dict"`
+	TargetTokens int64  `parquet:"target_tokens"`
+	Words        int64  `parquet:"words"`
+	// MeasuredTokens is usage.prompt_tokens of the first successful request
+	// that used the prompt; nil when the server never reported it.
+	MeasuredTokens *int64 `parquet:"measured_tokens,optional"`
+	PromptSHA256   string `parquet:"prompt_sha256"`
+	PrefixGroup    string `parquet:"prefix_group,dict"`
+	Bytes          int64  `parquet:"bytes"`
+}
+
+// ScheduleRow is one row of the schedule table: the deterministic request
+// plan, written before the first request is sent.
+type ScheduleRow struct {
+	RunID        string `parquet:"run_id,dict"`
+	RequestIndex int64  `parquet:"request_index"`
+	Phase        string `parquet:"phase,dict"`
+	PromptID     string `parquet:"prompt_id"`
+	IdentityHash string `parquet:"identity_hash"`
+	Concurrency  int32  `parquet:"concurrency"`
+	RepeatIndex  int32  `parquet:"repeat_index"`
+	SessionID    string `parquet:"session_id,dict"`
+	BurstIndex   int32  `parquet:"burst_index"`
+	PrefixGroup  string `parquet:"prefix_group,dict"`
+	// OffsetNs is the intended send time from the start of the phase for
+	// open-loop phases; 0 in closed loop.
+	OffsetNs int64 `parquet:"offset_ns"`
+}

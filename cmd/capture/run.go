@@ -22,6 +22,9 @@ func newRunCmd() *cobra.Command {
 		resolveTO  float64
 		resolvePo  float64
 		dryRun     bool
+		thinkMs    float64
+		maxLagMs   float64
+		noProgress bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -39,6 +42,8 @@ func newRunCmd() *cobra.Command {
 			cfg.RequestTimeout = seconds(reqTimeout)
 			cfg.ModelResolveTimeout = seconds(resolveTO)
 			cfg.ModelResolvePoll = seconds(resolvePo)
+			cfg.CopilotThink = seconds(thinkMs / 1000)
+			cfg.MaxScheduleLag = seconds(maxLagMs / 1000)
 			if apiKeyEnv != "" {
 				cfg.APIKey = os.Getenv(apiKeyEnv)
 			}
@@ -54,7 +59,9 @@ func newRunCmd() *cobra.Command {
 				plan.Print(cmd.OutOrStdout())
 				return nil
 			}
-			out, err := capture.Run(cmd.Context(), &cfg, cmd.ErrOrStderr())
+			prog := newProgress(cmd.ErrOrStderr(), noProgress)
+			out, err := capture.Run(cmd.Context(), &cfg, cmd.ErrOrStderr(), prog)
+			prog.Close()
 			if err != nil {
 				return err
 			}
@@ -82,7 +89,7 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&cfg.KVMode, "kv-mode", "", "KV offload mode of the server: off, cpu_only, cpu_disk (implies --tier-mode)")
 	f.StringVar(&cfg.TierMode, "tier-mode", "", "tier mode of the server: B0, B1, B2 (implies --kv-mode)")
 	f.StringVar(&cfg.Scenario, "scenario", "standard", "scenario: "+strings.Join(capture.Scenarios, ", "))
-	f.StringVar(&cfg.PromptSet, "prompt-set", "short", "prompt set: short, long, mixed")
+	f.StringVar(&cfg.PromptSet, "prompt-set", "short", "prompt set: short, long, mixed (eviction and rehydrate scenarios use long)")
 	f.StringVar(&longRange, "long-range", "6000:7600", "token range MIN:MAX of long prompts")
 	f.IntVar(&cfg.Requests, "requests", 64, "measured requests")
 	f.IntVar(&cfg.Warmup, "warmup", 8, "warmup requests (phase warmup, never in statistics)")
@@ -102,6 +109,30 @@ func newRunCmd() *cobra.Command {
 	f.Float64Var(&cfg.MaxErrorRate, "max-error-rate", 0.05, "error rate above which the run is invalid")
 	f.BoolVar(&cfg.StoreResponses, "store-responses", false, "keep response text in the requests table")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and exit without sending")
+	f.Float64Var(&cfg.RequestRate, "request-rate", 0, "open-loop arrival rate in requests/s (0: closed loop at --concurrency)")
+	f.Float64Var(&cfg.Burstiness, "burstiness", 1, "gamma shape of open-loop gaps: 1 Poisson, <1 burstier, >1 smoother")
+	f.Float64Var(&maxLagMs, "max-schedule-lag-ms", 100, "open loop: the run is invalid when over 1% of requests start later than this")
+	f.IntVar(&cfg.EvictionARequests, "eviction-a-requests", 24, "eviction_replay: requests of set A (populate, then replay)")
+	f.IntVar(&cfg.EvictionBRequests, "eviction-b-requests", 48, "eviction_replay: requests of set B (thrash)")
+	f.IntVar(&cfg.EvictionAConcurrency, "eviction-a-concurrency", 4, "eviction_replay: concurrency of populate and replay")
+	f.IntVar(&cfg.EvictionBConcurrency, "eviction-b-concurrency", 8, "eviction_replay: concurrency of thrash")
+	f.StringVar(&cfg.ReusePromptSet, "reuse-prompt-set", "short", "reuse_verify: prompt set replayed")
+	f.IntVar(&cfg.ReuseRepeatCount, "reuse-repeat-count", 3, "reuse_verify: how many times the set is replayed")
+	f.IntVar(&cfg.CopilotSessions, "copilot-sessions", 4, "local_copilot_burst: sessions sharing the repository context")
+	f.IntVar(&cfg.CopilotBursts, "copilot-bursts", 6, "local_copilot_burst: bursts per run")
+	f.IntVar(&cfg.CopilotBurstSize, "copilot-burst-size", 2, "local_copilot_burst: requests per session per burst")
+	f.Float64Var(&thinkMs, "copilot-think-ms", 500, "local_copilot_burst: think time between bursts")
+	f.IntVar(&cfg.CopilotEditTokens, "copilot-edit-tokens", 64, "local_copilot_burst: tokens of the per-request edit after the shared context")
+	f.IntVar(&cfg.RehydratePopulateRequests, "rehydrate-populate-requests", 24, "rehydrate_replay: requests of set A")
+	f.IntVar(&cfg.RehydrateThrashRequests, "rehydrate-thrash-requests", 48, "rehydrate_replay: requests of set B (thrash)")
+	f.IntVar(&cfg.RehydratePopulateConcurrency, "rehydrate-populate-concurrency", 2, "rehydrate_replay: populate concurrency")
+	f.IntVar(&cfg.RehydrateThrashConcurrency, "rehydrate-thrash-concurrency", 2, "rehydrate_replay: thrash concurrency (the fixed pressure)")
+	f.IntVar(&cfg.RehydrateReplayConcurrency, "rehydrate-replay-concurrency", 1, "rehydrate_replay: replay concurrency (the swept axis)")
+	f.IntVar(&cfg.RehydrateBaselineConcurrency, "rehydrate-baseline-replay-concurrency", 1, "rehydrate_replay: baseline replay concurrency")
+	f.IntVar(&cfg.MaxNumTokens, "max-num-tokens", 8192, "engine token budget: prompt + max_tokens above it is not sent (0: no check)")
+	f.BoolVar(&cfg.AllowPreflightSkip, "allow-preflight-skip", false, "keep the run valid when requests were skipped by the preflight check")
+	f.BoolVar(&cfg.Calibrate, "calibrate", true, "fit prompt words to server tokens with two probe requests before the run")
+	f.BoolVar(&noProgress, "no-progress", false, "no live progress display")
 	return cmd
 }
 
