@@ -221,3 +221,53 @@ func sortedByIndex(rows []results.Request) []string {
 	}
 	return out
 }
+
+func TestInterruptKeepsRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries")
+	}
+	capture, _ := binaries(t)
+	// Slow enough that the run is mid-way when interrupted.
+	sim := startSim(t, capture, "--kv-mode", "cpu_only", "--preset", "fast", "--cost-decode-per-token", "20ms")
+	res := t.TempDir()
+	cmd := exec.Command(capture, "run", "--base-url", "http://"+sim.API, "--tier-mode", "B1", "--requests", "400",
+		"--warmup", "0", "--concurrency", "4", "--max-tokens", "20", "--stream", "--run-id", "cut", "--results-dir", res)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit: %v; want 130\n%s", err, out.String())
+	}
+	m, err := results.ReadManifest(filepath.Join(res, "cut"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Interrupted || m.Valid {
+		t.Errorf("manifest interrupted=%v valid=%v", m.Interrupted, m.Valid)
+	}
+	rows, err := results.ReadAll[results.Request](filepath.Join(res, "cut", "requests.parquet"), results.TableRequests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(len(rows))
+	if n == 0 || n >= 400 || n != m.Tables["requests"].Rows {
+		t.Errorf("rows %d, manifest %d; want 0 < rows < 400 and equal", n, m.Tables["requests"].Rows)
+	}
+	ok200 := 0
+	for _, r := range rows {
+		if r.ErrorKind == "" {
+			ok200++
+		} else if r.ErrorKind != results.ErrCanceled {
+			t.Errorf("request %d: %s %s", r.RequestIndex, r.ErrorKind, r.Error)
+		}
+	}
+	if ok200 < 4 {
+		t.Errorf("only %d requests finished before the interrupt", ok200)
+	}
+}

@@ -113,6 +113,14 @@ func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outco
 	if err != nil {
 		return nil, err
 	}
+	var open []Sampler
+	for _, s := range cfg.Samplers {
+		if err := s.Open(dir, cfg.RunID); err != nil {
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%s: %v", s.Name(), err))
+			continue
+		}
+		open = append(open, s)
+	}
 
 	// sendCtx outlives ctx by the grace period so in-flight requests can
 	// finish after an interrupt; nothing new is issued once ctx is done.
@@ -127,7 +135,7 @@ func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outco
 		}
 	})
 
-	r := &runner{cfg: cfg, client: client, ctx: ctx, sendCtx: sendCtx, recs: w.in, hashes: hashes, prog: prog}
+	r := &runner{cfg: cfg, client: client, ctx: ctx, sendCtx: sendCtx, recs: w.in, hashes: hashes, prog: prog, samplers: open}
 	m.StartedUnixNs = time.Now().UnixNano()
 	for _, ph := range plan.Phases {
 		if ctx.Err() != nil {
@@ -146,9 +154,30 @@ func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outco
 	for name, info := range st.tables {
 		m.Tables[name] = info
 	}
+	var samplerInvalid []string
+	for _, s := range open {
+		rep := s.Close()
+		for name, info := range rep.Tables {
+			m.Tables[name] = info
+		}
+		m.Warnings = append(m.Warnings, rep.Warnings...)
+		samplerInvalid = append(samplerInvalid, rep.Invalid...)
+		if len(rep.Facts) > 0 {
+			if m.Facts == nil {
+				m.Facts = map[string]any{}
+			}
+			for k, v := range rep.Facts {
+				m.Facts[k] = v
+			}
+		}
+	}
 	cal.MaxRelError = st.maxRelErr
 	m.Interrupted = ctx.Err() != nil
-	m.Valid, m.InvalidReasons, m.Warnings = validity(cfg, plan, st, m.Interrupted)
+	var warn []string
+	m.Valid, m.InvalidReasons, warn = validity(cfg, plan, st, m.Interrupted)
+	m.Warnings = append(m.Warnings, warn...)
+	m.InvalidReasons = append(m.InvalidReasons, samplerInvalid...)
+	m.Valid = len(m.InvalidReasons) == 0
 	if werr != nil {
 		m.Valid = false
 		m.InvalidReasons = append(m.InvalidReasons, fmt.Sprintf("writing records failed: %v", werr))
@@ -178,6 +207,8 @@ type runner struct {
 	hashes  map[*Prompt]string
 	prog    Progress
 
+	samplers []Sampler
+
 	mu    sync.Mutex
 	phase *results.Phase
 }
@@ -186,6 +217,9 @@ type runner struct {
 func (r *runner) runPhase(ph PhasePlan) results.Phase {
 	out := results.Phase{Name: ph.Name, Concurrency: ph.Concurrency, StartUnixNs: time.Now().UnixNano()}
 	r.phase = &out
+	for _, s := range r.samplers {
+		s.Mark(ph.Name, PointStart)
+	}
 	r.prog.StartPhase(ph.Name, len(ph.Requests))
 	switch {
 	case ph.Rate > 0:
@@ -197,6 +231,9 @@ func (r *runner) runPhase(ph PhasePlan) results.Phase {
 	}
 	r.prog.EndPhase()
 	out.EndUnixNs = time.Now().UnixNano()
+	for _, s := range r.samplers {
+		s.Mark(ph.Name, PointEnd)
+	}
 	return out
 }
 

@@ -91,6 +91,9 @@ type Config struct {
 
 	// Flags holds every resolved flag by name, for the manifest.
 	Flags map[string]string
+
+	// Samplers run alongside the requests (telemetry); may be empty.
+	Samplers []Sampler
 }
 
 // Validate checks the configuration without touching the network.

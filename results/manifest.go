@@ -48,6 +48,10 @@ type Manifest struct {
 	// Tables maps a table name to its file, schema version and row count.
 	Tables map[string]TableInfo `json:"tables"`
 
+	// Facts holds key facts reported by samplers (NVMe identity and
+	// health, cache directory, metric sources), by name.
+	Facts map[string]any `json:"facts,omitempty"`
+
 	// Calibration records how prompt token targets were converted to text.
 	Calibration *Calibration `json:"calibration,omitempty"`
 

@@ -5,6 +5,10 @@ const (
 	TableRequests = "requests"
 	TablePrompts  = "prompts"
 	TableSchedule = "schedule"
+	TableMetrics  = "metrics"
+	TableIO       = "io"
+	TableCacheDir = "cachedir"
+	TableGPU      = "gpu"
 )
 
 // Schema versions, one per table. Adding a column keeps the version;
@@ -14,6 +18,10 @@ const (
 	RequestsSchemaVersion = 1
 	PromptsSchemaVersion  = 1
 	ScheduleSchemaVersion = 1
+	MetricsSchemaVersion  = 1
+	IOSchemaVersion       = 1
+	CacheDirSchemaVersion = 1
+	GPUSchemaVersion      = 1
 )
 
 // KnownVersions lists, per table, every schema version this build can read.
@@ -21,6 +29,10 @@ var KnownVersions = map[string][]int{
 	TableRequests: {1},
 	TablePrompts:  {1},
 	TableSchedule: {1},
+	TableMetrics:  {1},
+	TableIO:       {1},
+	TableCacheDir: {1},
+	TableGPU:      {1},
 }
 
 // CurrentVersion returns the schema version this build writes for table, or
@@ -33,6 +45,14 @@ func CurrentVersion(table string) int {
 		return PromptsSchemaVersion
 	case TableSchedule:
 		return ScheduleSchemaVersion
+	case TableMetrics:
+		return MetricsSchemaVersion
+	case TableIO:
+		return IOSchemaVersion
+	case TableCacheDir:
+		return CacheDirSchemaVersion
+	case TableGPU:
+		return GPUSchemaVersion
 	}
 	return 0
 }

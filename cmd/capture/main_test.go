@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().String()
+	ln.Close()
+	return a
+}
+
+func TestBadInput(t *testing.T) {
+	dead := "http://" + freeAddr(t)
+	ro := t.TempDir()
+	os.Chmod(ro, 0o500)
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown scenario", []string{"run", "--tier-mode", "B1", "--scenario", "nope"}, exitUsage, `unknown scenario "nope"`},
+		{"unknown prompt set", []string{"run", "--tier-mode", "B1", "--prompt-set", "huge"}, exitUsage, `unknown prompt set "huge"`},
+		{"long range syntax", []string{"run", "--tier-mode", "B1", "--long-range", "6000"}, exitUsage, "--long-range"},
+		{"long range order", []string{"run", "--tier-mode", "B1", "--long-range", "7600:6000"}, exitUsage, "greater than MAX"},
+		{"mode conflict", []string{"run", "--tier-mode", "B2", "--kv-mode", "cpu_only"}, exitUsage, "tier mode B2 means kv mode cpu_disk"},
+		{"no mode", []string{"run"}, exitUsage, "--tier-mode"},
+		{"unknown flag", []string{"run", "--bogus"}, exitUsage, "unknown flag"},
+		{"dead base url", []string{"run", "--tier-mode", "B1", "--base-url", dead, "--model-resolve-timeout-s", "0.3",
+			"--model-resolve-poll-s", "0.1", "--results-dir", t.TempDir()}, exitFailure, "does not answer: connection refused"},
+		{"bad base url", []string{"run", "--tier-mode", "B1", "--base-url", "localhost:8000"}, exitUsage, "want http://"},
+		{"bad run id", []string{"run", "--tier-mode", "B1", "--run-id", "../x"}, exitUsage, "plain directory name"},
+		{"negative requests", []string{"run", "--tier-mode", "B1", "--requests", "0"}, exitUsage, "--requests 0"},
+	}
+	if os.Geteuid() != 0 { // root can write anywhere
+		cases = append(cases, struct {
+			name string
+			args []string
+			code int
+			want string
+		}{"read-only results dir", []string{"run", "--tier-mode", "B1", "--results-dir", ro, "--base-url", "http://" + freeAddr(t), "--model", "m"}, exitFailure, "results directory"})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), c.args, &out, &errb)
+			if code != c.code {
+				t.Errorf("exit %d; want %d (stderr %q)", code, c.code, errb.String())
+			}
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+				t.Errorf("stderr %q; want one line containing %q", errb.String(), c.want)
+			}
+			if strings.Contains(errb.String(), "goroutine") {
+				t.Errorf("stack trace on stderr")
+			}
+		})
+	}
+}
+
+func TestResultsDirIsAFile(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	// Needs a live server to get past model resolution: use the simulator
+	// in-process through the sim command is heavy; a --model and a server
+	// that answers /v1/models with 404 suffices.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"run", "--tier-mode", "B1", "--model", "m", "--base-url", "http://" + ln.Addr().String(),
+		"--results-dir", blocker}, &out, &errb)
+	if code != exitFailure || !strings.Contains(errb.String(), "results directory "+blocker) {
+		t.Errorf("exit %d stderr %q", code, errb.String())
+	}
+}
+
+func TestDryRunEveryScenario(t *testing.T) {
+	for _, sc := range []string{"standard", "eviction_replay", "reuse_verify", "local_copilot_burst", "rehydrate_replay"} {
+		t.Run(sc, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{"run", "--tier-mode", "B2", "--scenario", sc, "--dry-run", "--warmup", "2"}, &out, &errb)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			if !strings.Contains(out.String(), "scenario "+sc) || !strings.Contains(out.String(), "warmup") {
+				t.Errorf("dry-run output:\n%s", out.String())
+			}
+		})
+	}
+}
