@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"hash/fnv"
 	"sort"
 
 	"kvbench/report"
@@ -14,6 +15,10 @@ type Options struct {
 	Seed      uint64
 	Baseline  string
 	Candidate string
+	Margin    float64
+	// Resamples overrides the bootstrap replicate counts (0: the stats
+	// defaults, 9999 and 2000).
+	Resamples int
 }
 
 // DefaultQuantiles are the percentiles every table reports.
@@ -34,11 +39,20 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 	if len(opt.Quantiles) == 0 {
 		opt.Quantiles = DefaultQuantiles
 	}
+	so := stats.DefaultOptions()
+	so.Seed = opt.Seed
+	if opt.Margin > 0 {
+		so.Margin = opt.Margin
+	}
+	if opt.Resamples > 0 {
+		so.Resamples, so.TwoStageResamples = opt.Resamples, opt.Resamples
+	}
 	s := &report.Summary{
 		Tool: "kvbench analyze " + results.Version,
 		Method: report.Method{
-			Quantile: "Hyndman-Fan type 7 (numpy linear)", Confidence: 0.95, Seed: opt.Seed,
-			Quantiles: opt.Quantiles, Baseline: opt.Baseline, Candidate: opt.Candidate,
+			Quantile: "Hyndman-Fan type 7 (numpy linear)", Confidence: so.Confidence, Seed: opt.Seed,
+			Resamples: so.Resamples, TwoStageResamples: so.TwoStageResamples,
+			Quantiles: opt.Quantiles, Baseline: opt.Baseline, Candidate: opt.Candidate, Margin: so.Margin,
 		},
 		Runs:        []report.Run{},
 		Skipped:     []report.SkippedRun{},
@@ -68,8 +82,10 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 			}
 			sort.Float64s(pooled)
 			rm := report.Metric{Name: mt.name, N: len(pooled)}
-			for _, p := range opt.Quantiles {
-				rm.Quantiles = append(rm.Quantiles, report.Quantile{P: p, Value: stats.Quantile(pooled, p), Method: "point", Flags: []string{}})
+			o := so
+			o.Stream = streamOf(g.Key, mt.name)
+			for _, e := range stats.EstimateQuantiles(runsOf(g, mt.get), opt.Quantiles, failuresFor(g, mt.name), o) {
+				rm.Quantiles = append(rm.Quantiles, quantileOf(e))
 			}
 			rg.Metrics = append(rg.Metrics, rm)
 			if mt.name == "ttft_ms" {
@@ -80,8 +96,98 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 		}
 		s.Groups = append(s.Groups, rg)
 	}
+	s.Comparisons = compare(ds, opt, so)
 	mergeDistributions(s)
 	return s
+}
+
+// runsOf returns a metric's per-run samples of a group.
+func runsOf(g *Group, get func(*Series) []float64) [][]float64 {
+	out := make([][]float64, 0, len(g.Runs))
+	for _, r := range g.Runs {
+		if v := get(r); len(v) > 0 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// failuresFor counts failed requests as censored observations of the
+// request-level metrics (they would have been slow); ITL has no such count.
+func failuresFor(g *Group, metric string) int {
+	if metric == "itl_ms" {
+		return 0
+	}
+	_, f := g.Requests()
+	return f
+}
+
+// streamOf derives a random stream from a group's keys, so each group's
+// resampling is independent of the others and of their order.
+func streamOf(k Key, metric string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(k.Scenario + "\x00" + k.Phase + "\x00" + k.TierMode + "\x00" + metric))
+	h.Write([]byte{byte(k.Concurrency), byte(k.Concurrency >> 8), byte(k.Concurrency >> 16)})
+	return h.Sum64() &^ 1 // even: Compare uses Stream and Stream+1
+}
+
+func quantileOf(e stats.Estimate) report.Quantile {
+	q := report.Quantile{P: e.P, Value: e.Value, Method: e.Method, Flags: append([]string{}, e.Flags...)}
+	if e.Method != stats.MethodNone {
+		q.Lo, q.Hi = ptr(e.Lo), ptr(e.Hi)
+	}
+	return q
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// compare pairs the candidate arm with the baseline arm in every
+// (scenario, phase, concurrency) where both exist.
+func compare(ds *Dataset, opt Options, so stats.Options) []report.Comparison {
+	type cell struct {
+		scenario, phase string
+		conc            int
+	}
+	arms := map[cell]map[string]*Group{}
+	var cells []cell
+	for _, g := range ds.Groups {
+		c := cell{g.Key.Scenario, g.Key.Phase, g.Key.Concurrency}
+		if arms[c] == nil {
+			arms[c] = map[string]*Group{}
+			cells = append(cells, c)
+		}
+		arms[c][g.Key.TierMode] = g
+	}
+	out := []report.Comparison{}
+	for _, c := range cells {
+		base, cand := arms[c][opt.Baseline], arms[c][opt.Candidate]
+		if base == nil || cand == nil {
+			continue
+		}
+		for _, mt := range metrics {
+			br, cr := runsOf(base, mt.get), runsOf(cand, mt.get)
+			if len(br) == 0 || len(cr) == 0 {
+				continue
+			}
+			o := so
+			o.Stream = streamOf(Key{c.scenario, c.phase, opt.Baseline + ">" + opt.Candidate, c.conc}, mt.name)
+			for _, cmp := range stats.CompareQuantiles(br, cr, opt.Quantiles, failuresFor(base, mt.name), failuresFor(cand, mt.name), o) {
+				rc := report.Comparison{
+					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: mt.name, P: cmp.P,
+					Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value,
+					Delta: cmp.Delta, Ratio: cmp.Ratio, Verdict: cmp.Verdict, Grade: cmp.Grade,
+					Flags: append([]string{}, cmp.Flags...), Reasons: append([]string{}, cmp.Reasons...), Method: cmp.Method,
+				}
+				if cmp.Method != stats.MethodNone {
+					rc.DeltaLo, rc.DeltaHi = ptr(cmp.DeltaLo), ptr(cmp.DeltaHi)
+					rc.RatioLo, rc.RatioHi = ptr(cmp.RatioLo), ptr(cmp.RatioHi)
+					rc.PValue = ptr(cmp.PValue)
+				}
+				out = append(out, rc)
+			}
+		}
+	}
+	return out
 }
 
 // mergeDistributions pools distributions that share scenario, phase, arm and

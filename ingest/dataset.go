@@ -43,10 +43,14 @@ func phaseRank(p string) int {
 // Series is one run's observations within a group. Times are in
 // milliseconds.
 type Series struct {
-	RunID    string
-	TTFT     []float64 // successful requests that reported a first token
-	Latency  []float64 // successful requests
-	ITL      []float64 // gaps between content chunks
+	RunID   string
+	TTFT    []float64 // successful requests that reported a first token
+	Latency []float64 // successful requests
+	// ITL holds each request's mean inter-token latency: (last chunk −
+	// first chunk) / (chunks − 1). One value per request keeps the samples
+	// about as independent as the requests; chunk gaps within a request are
+	// strongly correlated and would make intervals too narrow.
+	ITL      []float64
 	Requests int
 	Failures int
 	// Window of the group's requests in this run, for throughput.
@@ -155,8 +159,8 @@ func add(s *Series, r *results.Request) {
 	if r.TTFTNs != nil {
 		s.TTFT = append(s.TTFT, float64(*r.TTFTNs)/1e6)
 	}
-	for i := 1; i < len(r.ChunkOffsetsNs); i++ {
-		s.ITL = append(s.ITL, float64(r.ChunkOffsetsNs[i]-r.ChunkOffsetsNs[i-1])/1e6)
+	if n := len(r.ChunkOffsetsNs); n > 1 {
+		s.ITL = append(s.ITL, float64(r.ChunkOffsetsNs[n-1]-r.ChunkOffsetsNs[0])/float64(n-1)/1e6)
 	}
 	if r.OutputTokens != nil {
 		s.OutputTokens += *r.OutputTokens

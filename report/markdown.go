@@ -119,7 +119,8 @@ func Markdown(s *Summary, plots []PlotRef) []byte {
 
 	b.WriteString("## Method\n\n")
 	fmt.Fprintf(&b, "- Percentiles: %s, computed from per-request records (warmup excluded).\n", esc(s.Method.Quantile))
-	fmt.Fprintf(&b, "- Intervals: %s%% confidence; %d resamples; seed %d.\n", pct(s.Method.Confidence), s.Method.Resamples, s.Method.Seed)
+	fmt.Fprintf(&b, "- Intervals: %s%% confidence; percentile bootstrap with the exact order-statistic sampler (%d replicates) for one run, two-stage bootstrap (runs, then requests; %d replicates) for several, widened to the union with a run-level t interval from three runs on; seed %d.\n",
+		pct(s.Method.Confidence), s.Method.Resamples, s.Method.TwoStageResamples, s.Method.Seed)
 	if s.Method.Margin > 0 {
 		fmt.Fprintf(&b, "- Practical equivalence margin: ±%s%%.\n", pct(s.Method.Margin))
 	}

@@ -16,7 +16,7 @@ func f(v float64) *float64 { return &v }
 func fixture() *Summary {
 	return &Summary{
 		Tool:   "kvbench analyze test",
-		Method: Method{Quantile: "Hyndman-Fan type 7", Confidence: 0.95, Resamples: 9999, Seed: 1, Quantiles: []float64{0.5, 0.99}, Baseline: "B1", Candidate: "B2", Margin: 0.05},
+		Method: Method{Quantile: "Hyndman-Fan type 7", Confidence: 0.95, Resamples: 9999, TwoStageResamples: 2000, Seed: 1, Quantiles: []float64{0.5, 0.99}, Baseline: "B1", Candidate: "B2", Margin: 0.05},
 		Runs: []Run{
 			{RunID: "r|1", Arm: "B1", KVMode: "cpu_only", Scenario: "standard", Valid: true, Requests: 10},
 			{RunID: "r2", Arm: "B2", KVMode: "cpu_disk", Scenario: "standard", Valid: false, Reasons: []string{"error rate 10%"}, Requests: 10},

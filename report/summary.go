@@ -21,14 +21,16 @@ type Summary struct {
 
 // Method records how the numbers were computed.
 type Method struct {
-	Quantile   string    `json:"quantile"`
-	Confidence float64   `json:"confidence"`
-	Resamples  int       `json:"resamples"`
-	Seed       uint64    `json:"seed"`
-	Quantiles  []float64 `json:"quantiles"`
-	Baseline   string    `json:"baseline"`
-	Candidate  string    `json:"candidate"`
-	Margin     float64   `json:"margin"`
+	Quantile   string  `json:"quantile"`
+	Confidence float64 `json:"confidence"`
+	Resamples  int     `json:"resamples"`
+	// TwoStageResamples is the replicate count for several runs.
+	TwoStageResamples int       `json:"two_stage_resamples"`
+	Seed              uint64    `json:"seed"`
+	Quantiles         []float64 `json:"quantiles"`
+	Baseline          string    `json:"baseline"`
+	Candidate         string    `json:"candidate"`
+	Margin            float64   `json:"margin"`
 }
 
 // Run is one run bundle used in the analysis.
