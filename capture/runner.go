@@ -87,7 +87,7 @@ func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outco
 	m := &results.Manifest{
 		RunID: cfg.RunID, Scenario: cfg.Scenario, TierMode: cfg.TierMode, KVMode: cfg.KVMode,
 		Model: model, BaseURL: cfg.BaseURL, Config: cfg.Flags, Host: hostFacts(),
-		Tables: map[string]results.TableInfo{}, Calibration: cal,
+		Tables: map[string]results.TableInfo{}, Calibration: cal, Campaign: cfg.Campaign,
 	}
 	if m.Config == nil {
 		m.Config = map[string]string{}

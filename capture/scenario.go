@@ -94,6 +94,9 @@ type Config struct {
 
 	// Samplers run alongside the requests (telemetry); may be empty.
 	Samplers []Sampler
+
+	// Campaign places the run in a campaign (nil for a stand-alone run).
+	Campaign *results.CampaignRef
 }
 
 // Validate checks the configuration without touching the network.
