@@ -330,8 +330,12 @@ func (p *CampaignPlan) flagsFor(arm *ArmSpec, pt point) map[string]string {
 	return f
 }
 
+// ListSep joins the elements of a list value (for repeatable flags such
+// as --stop); it cannot occur in YAML text values by accident.
+const ListSep = "\x1f"
+
 // scalar renders a YAML value as a flag value; lists become repeated
-// values joined by commas.
+// values joined by ListSep.
 func scalar(v any) string {
 	switch x := v.(type) {
 	case nil:
@@ -349,7 +353,7 @@ func scalar(v any) string {
 		for i, e := range x {
 			parts[i] = scalar(e)
 		}
-		return strings.Join(parts, ",")
+		return strings.Join(parts, ListSep)
 	}
 	return fmt.Sprint(v)
 }
