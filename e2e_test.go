@@ -24,7 +24,7 @@ var (
 )
 
 // binaries builds capture and analyze once per test process.
-func binaries(t *testing.T) (capture, analyze string) {
+func binaries(t testing.TB) (capture, analyze string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "kvbench-bin-")
@@ -58,8 +58,15 @@ type simAddrs struct {
 }
 
 // startSim starts the simulator on free loopback ports and returns its
-// addresses; it is stopped when the test ends.
-func startSim(t *testing.T, capture string, args ...string) simAddrs {
+// addresses; it is stopped when the test ends, or earlier by stopSim.
+func startSim(t testing.TB, capture string, args ...string) simAddrs {
+	a, _ := startSimStop(t, capture, args...)
+	return a
+}
+
+// startSimStop is startSim that also returns a function stopping the
+// simulator (SIGINT, then wait), safe to call more than once.
+func startSimStop(t testing.TB, capture string, args ...string) (simAddrs, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	all := append([]string{"sim", "--listen", "127.0.0.1:0", "--kvbm-listen", "127.0.0.1:0", "--system-listen", "127.0.0.1:0"}, args...)
@@ -75,7 +82,9 @@ func startSim(t *testing.T, capture string, args ...string) simAddrs {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); cmd.Wait() }) }
+	t.Cleanup(stop)
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -95,14 +104,14 @@ func startSim(t *testing.T, capture string, args ...string) simAddrs {
 		if err := json.Unmarshal([]byte(line), &a); err != nil || a.API == "" || a.Event != "listening" {
 			t.Fatalf("first line of capture sim is not the address JSON: %q (%v)", line, err)
 		}
-		return a
+		return a, stop
 	case <-time.After(20 * time.Second):
 		t.Fatalf("simulator did not print its addresses in 20s; stderr:\n%s", stderr.String())
 	}
-	return simAddrs{}
+	return simAddrs{}, stop
 }
 
-func runCmd(t *testing.T, wantCode int, bin string, args ...string) string {
+func runCmd(t testing.TB, wantCode int, bin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.CombinedOutput()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type runOptions struct {
 	thinkMs    float64
 	maxLagMs   float64
 	noProgress bool
+	cpuProfile string
 	// hooks run once the configuration is resolved; telemetry adds its
 	// samplers to the configuration here.
 	hooks []func(*capture.Config) error
@@ -81,6 +83,17 @@ func newRunCmd() *cobra.Command {
 				}
 				plan.Print(cmd.OutOrStdout())
 				return nil
+			}
+			if o.cpuProfile != "" {
+				f, err := os.Create(o.cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
 			}
 			prog := newProgress(cmd.ErrOrStderr(), o.noProgress)
 			out, err := capture.Run(cmd.Context(), cfg, cmd.ErrOrStderr(), prog)
@@ -163,6 +176,8 @@ func addRunFlags(f *pflag.FlagSet, o *runOptions) {
 	f.BoolVar(&cfg.AllowPreflightSkip, "allow-preflight-skip", false, "keep the run valid when requests were skipped by the preflight check")
 	f.BoolVar(&cfg.Calibrate, "calibrate", true, "fit prompt words to server tokens with two probe requests before the run")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no live progress display")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the client to this file")
+	f.MarkHidden("cpuprofile")
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
