@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"kvbench/results"
 )
 
@@ -121,5 +123,60 @@ func TestDiscoverErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
 			t.Errorf("Discover(%s) = %v; want error naming the path and %q", path, err, want)
 		}
+	}
+}
+
+func TestExport(t *testing.T) {
+	root := t.TempDir()
+	writeBundle(t, root, "b1", "B1", []float64{10, 20, 30}, 2e18)
+	writeBundle(t, root, "b2", "B2", []float64{5}, 1e18)
+	bad := writeBundle(t, root, "bad", "B2", []float64{5}, 1e18)
+	m, _ := results.ReadManifest(bad)
+	m.Valid = false
+	results.WriteManifest(bad, m)
+	bundles, _, err := Discover([]string{root}, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	st, skipped, err := Export(bundles, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Runs != 2 || st.Rows != 5+3 || len(skipped) != 1 {
+		t.Errorf("stats %+v skipped %v", st, skipped)
+	}
+	part := filepath.Join(out, "requests", "scenario=standard", "tier_mode=B1", "run_id=b1", "part-0.parquet")
+	f, err := os.Open(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pf.NumRows() != 5 {
+		t.Errorf("rows %d; want 5", pf.NumRows())
+	}
+	cols := map[string]bool{}
+	for _, fld := range pf.Schema().Fields() {
+		cols[fld.Name()] = true
+	}
+	if cols["run_id"] || cols["tier_mode"] || cols["scenario"] || !cols["ttft_ns"] || !cols["chunk_offsets_ns"] {
+		t.Errorf("exported columns %v", cols)
+	}
+	if v, _ := pf.Lookup(results.MetaSchemaVersion); v != "1" {
+		t.Errorf("schema version metadata %q", v)
+	}
+	type row struct {
+		Phase  string `parquet:"phase"`
+		TTFTNs *int64 `parquet:"ttft_ns,optional"`
+	}
+	rows := make([]row, 5)
+	n, _ := parquet.NewGenericReader[row](pf).Read(rows)
+	if n != 5 || rows[0].Phase != "warmup" || rows[2].TTFTNs == nil || *rows[2].TTFTNs != 20e6 {
+		t.Errorf("exported values %+v", rows[:n])
 	}
 }

@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
-	root.AddCommand(newReportCmd())
+	root.AddCommand(newReportCmd(), newExportCmd())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -132,5 +132,53 @@ func newReportCmd() *cobra.Command {
 	f.Uint64Var(&seed, "seed", 1, "seed of the bootstrap")
 	f.StringVar(&baseline, "baseline", "B1", "baseline arm")
 	f.StringVar(&candidate, "candidate", "B2", "candidate arm")
+	return cmd
+}
+
+func newExportCmd() *cobra.Command {
+	var (
+		out    string
+		filter ingest.Filter
+	)
+	cmd := &cobra.Command{
+		Use:   "export PATH...",
+		Short: "Write every table of every valid run as one hive-partitioned Parquet dataset",
+		Long: `Write DIR/<table>/scenario=S/tier_mode=T/run_id=R/part-0.parquet for every table of every
+valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs directly.`,
+		Example: `  analyze export results/ --out dataset/
+  duckdb -c "SELECT tier_mode, quantile_cont(ttft_ns/1e6, 0.99) FROM read_parquet('dataset/requests/*/*/*/*.parquet', hive_partitioning=true) WHERE error_kind='' GROUP BY ALL"`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &exitError{code: exitUsage, err: errors.New("export needs at least one PATH (a run directory or a folder of runs)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return &exitError{code: exitUsage, err: errors.New("--out DIR is required")}
+			}
+			bundles, skipped, err := ingest.Discover(args, filter)
+			if err != nil {
+				return err
+			}
+			st, more, err := ingest.Export(bundles, out)
+			for _, s := range append(skipped, more...) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
+			}
+			if err != nil {
+				return err
+			}
+			if st.Runs == 0 {
+				return errors.New("no valid runs to export")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exported %d runs, %d files, %d rows to %s\n", st.Runs, st.Files, st.Rows, out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "output directory of the dataset")
+	f.StringSliceVar(&filter.Scenarios, "scenario", nil, "only these scenarios")
+	f.StringSliceVar(&filter.TierModes, "tier-mode", nil, "only these tier modes")
+	f.StringSliceVar(&filter.Runs, "run", nil, "only these run ids")
 	return cmd
 }
