@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,6 +221,73 @@ func TestEndToEndSimulator(t *testing.T) {
 			t.Errorf("%s missing or empty: %v", p, err)
 		}
 	}
+
+	// Independent cross-check: DuckDB reads the exported dataset and its
+	// quantile_cont (type 7) matches the report's p50 per arm.
+	ds := filepath.Join(dir, "dataset")
+	runCmd(t, 0, analyze, "export", res, "--out", ds)
+	got := duckdb(t, fmt.Sprintf(`SELECT tier_mode, count(*) AS n, quantile_cont(ttft_ns/1e6, 0.5) AS p50
+		FROM read_parquet('%s/requests/*/*/*/*.parquet', hive_partitioning=true)
+		WHERE phase='measure' AND error_kind='' GROUP BY tier_mode ORDER BY tier_mode`, ds))
+	if got == nil {
+		return
+	}
+	var sum struct {
+		Groups []struct {
+			Arm, Phase string
+			Metrics    []struct {
+				Name      string
+				Quantiles []struct {
+					P, Value float64
+				}
+			}
+		}
+	}
+	js, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(js, &sum); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	for _, g := range sum.Groups {
+		for _, m := range g.Metrics {
+			if m.Name == "ttft_ms" && g.Phase == "measure" {
+				want[g.Arm] = m.Quantiles[0].Value
+			}
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("duckdb rows %v", got)
+	}
+	for _, row := range got {
+		arm := fmt.Sprint(row["tier_mode"])
+		p50, _ := strconv.ParseFloat(fmt.Sprint(row["p50"]), 64)
+		if fmt.Sprint(row["n"]) != "80" || math.Abs(p50-want[arm]) > 1e-9*want[arm] {
+			t.Errorf("duckdb %s: n=%v p50=%v; report p50 %v", arm, row["n"], p50, want[arm])
+		}
+	}
+}
+
+// duckdb runs a query through DuckDB (scripts/duckdb-query.mjs) when
+// KVBENCH_DUCKDB_DIR names an npm prefix with @duckdb/node-api; .ci/run
+// installs it. Without it the cross-check is skipped with a log line.
+func duckdb(t *testing.T, query string) []map[string]any {
+	t.Helper()
+	dir := os.Getenv("KVBENCH_DUCKDB_DIR")
+	if dir == "" {
+		t.Log("KVBENCH_DUCKDB_DIR not set: DuckDB cross-check skipped")
+		return nil
+	}
+	cmd := exec.Command("node", "scripts/duckdb-query.mjs", query)
+	cmd.Env = append(os.Environ(), "KVBENCH_DUCKDB_DIR="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("duckdb: %v", err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(out, &rows); err != nil {
+		t.Fatalf("duckdb output %q: %v", out, err)
+	}
+	return rows
 }
 
 func sortedByIndex(rows []results.Request) []string {
