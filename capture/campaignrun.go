@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,9 @@ type CampaignHooks struct {
 	Executable string
 	Log        io.Writer
 	Progress   Progress
+	// HasFlag reports whether `capture run` has a flag, so addresses a
+	// server announces (metrics ports) are passed only where they fit.
+	HasFlag func(name string) bool
 }
 
 // CampaignResult summarises a campaign invocation.
@@ -62,16 +66,16 @@ func RunCampaign(ctx context.Context, p *CampaignPlan, runs []CampaignRun, h Cam
 		if ctx.Err() != nil {
 			break
 		}
-		cfg, err := h.BuildConfig(r.Flags)
-		if err != nil {
-			return res, fmt.Errorf("run %s: %w", r.RunID, err)
-		}
 		if r.Arm != current {
 			srv.stop()
 			srv = nil
 			current = nil
 			fmt.Fprintf(h.Log, "campaign: switching to arm %s\n", r.Arm.Name)
-			s, err := switchArm(ctx, p, r.Arm, cfg.BaseURL, h, r.Block)
+			base, err := h.BuildConfig(r.Flags)
+			if err != nil {
+				return res, fmt.Errorf("run %s: %w", r.RunID, err)
+			}
+			s, err := switchArm(ctx, p, r.Arm, base.BaseURL, h, r.Block)
 			srv = s
 			if err != nil {
 				if ctx.Err() != nil {
@@ -81,6 +85,14 @@ func RunCampaign(ctx context.Context, p *CampaignPlan, runs []CampaignRun, h Cam
 				break
 			}
 			current = r.Arm
+		}
+		flags := r.Flags
+		if srv != nil && len(srv.announced) > 0 {
+			flags = announcedFlags(flags, srv.announced, r.Arm, h.HasFlag)
+		}
+		cfg, err := h.BuildConfig(flags)
+		if err != nil {
+			return res, fmt.Errorf("run %s: %w", r.RunID, err)
 		}
 		if r.Status == StatusRedo {
 			if err := supersede(dir, r.RunID); err != nil {
@@ -174,6 +186,35 @@ type server struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  *os.File
+	// announced holds the addresses a server printed as a JSON object on
+	// its first output line (as `capture sim` does): "api", "kvbm",
+	// "system". The campaign points the arm's runs at them.
+	announced map[string]string
+}
+
+// announcedFlags points a run at the addresses its server announced,
+// unless the plan set the flag explicitly for the arm.
+func announcedFlags(flags map[string]string, ann map[string]string, arm *ArmSpec, hasFlag func(string) bool) map[string]string {
+	out := make(map[string]string, len(flags)+3)
+	for k, v := range flags {
+		out[k] = v
+	}
+	set := func(flag, value string) {
+		if _, explicit := arm.Run[flag]; !explicit && value != "" {
+			out[flag] = value
+		}
+	}
+	if a := ann["api"]; a != "" {
+		set("base-url", "http://"+a)
+	}
+	for key, flag := range map[string]string{"kvbm": "metrics-kvbm-url", "system": "metrics-system-url", "api": "metrics-frontend-url"} {
+		if a := ann[key]; a != "" {
+			if hasFlag != nil && hasFlag(flag) {
+				set(flag, "http://"+a+"/metrics")
+			}
+		}
+	}
+	return out
 }
 
 func (s *server) stop() {
@@ -261,13 +302,44 @@ func switchArm(ctx context.Context, p *CampaignPlan, arm *ArmSpec, baseURL strin
 		if err != nil {
 			return nil, err
 		}
-		cmd.Stdout, cmd.Stderr = f, f
+		cmd.Stderr = f
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
 		if err := cmd.Start(); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("start %s: %w", arm.Start[0], err)
 		}
 		srv = &server{cmd: cmd, done: make(chan struct{}), log: f}
+		first := make(chan string, 1)
+		go func() {
+			// Copy the server's output to its log; hand the first line over.
+			br := bufio.NewReader(stdout)
+			line, _ := br.ReadString('\n')
+			f.WriteString(line)
+			first <- line
+			io.Copy(f, br)
+		}()
 		go func() { cmd.Wait(); close(srv.done) }()
+		select {
+		case line := <-first:
+			var ann map[string]any
+			if json.Unmarshal([]byte(line), &ann) == nil {
+				srv.announced = map[string]string{}
+				for k, v := range ann {
+					if s, ok := v.(string); ok {
+						srv.announced[k] = s
+					}
+				}
+				if a := srv.announced["api"]; a != "" {
+					baseURL = "http://" + a
+				}
+			}
+		case <-time.After(10 * time.Second):
+		case <-srv.done:
+		}
 	case len(arm.Switch) > 0:
 		if err := runOnce(ctx, arm.Switch, arm, h, logPath); err != nil {
 			return nil, fmt.Errorf("switch: %w", err)

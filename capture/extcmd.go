@@ -76,6 +76,16 @@ type CmdResult struct {
 // missing, could not start, timed out or exited non-zero; the result holds
 // whatever was printed in every case.
 func (c *Commands) Run(ctx context.Context, timeout time.Duration, maxStdout int64, name string, args ...string) (CmdResult, error) {
+	return c.run(ctx, timeout, maxStdout, false, name, args...)
+}
+
+// RunCombined is Run with standard error interleaved into Stdout, for
+// commands whose output is a log on both streams (docker logs).
+func (c *Commands) RunCombined(ctx context.Context, timeout time.Duration, maxOut int64, name string, args ...string) (CmdResult, error) {
+	return c.run(ctx, timeout, maxOut, true, name, args...)
+}
+
+func (c *Commands) run(ctx context.Context, timeout time.Duration, maxStdout int64, combined bool, name string, args ...string) (CmdResult, error) {
 	if timeout <= 0 {
 		timeout = DefaultCommandTimeout
 	}
@@ -97,6 +107,9 @@ func (c *Commands) Run(ctx context.Context, timeout time.Duration, maxStdout int
 	out := &capWriter{max: maxStdout}
 	errb := &capWriter{max: maxStderrKept}
 	cmd.Stdout, cmd.Stderr = out, errb
+	if combined {
+		cmd.Stderr = out
+	}
 	cmd.WaitDelay = time.Second
 	start := time.Now()
 	err = cmd.Run()

@@ -45,7 +45,7 @@ the rest; earlier attempts are moved to .superseded/, never deleted.`,
 			prog := newProgress(cmd.ErrOrStderr(), noProgress)
 			exe, _ := os.Executable()
 			res, err := capture.RunCampaign(cmd.Context(), plan, runs, capture.CampaignHooks{
-				BuildConfig: buildConfig, Executable: exe, Log: cmd.ErrOrStderr(), Progress: prog,
+				BuildConfig: buildConfig, Executable: exe, Log: cmd.ErrOrStderr(), Progress: prog, HasFlag: hasRunFlag,
 			})
 			prog.Close()
 			if res != nil {
@@ -146,4 +146,11 @@ func buildConfig(flags map[string]string) (*capture.Config, error) {
 		}
 	}
 	return o.config(fs)
+}
+
+// hasRunFlag reports whether `capture run` defines a flag.
+func hasRunFlag(name string) bool {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	addRunFlags(fs, &runOptions{})
+	return fs.Lookup(name) != nil
 }
