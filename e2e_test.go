@@ -349,3 +349,53 @@ func TestInterruptKeepsRecords(t *testing.T) {
 		t.Errorf("only %d requests finished before the interrupt", ok200)
 	}
 }
+
+func TestCampaignSimulatorResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries")
+	}
+	capture, analyze := binaries(t)
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	arm := func(name, kv string) string {
+		return fmt.Sprintf(`  - name: %s
+    start: ["{capture}", "sim", "--kv-mode", "%s", "--preset", "fast", "--listen", "127.0.0.1:0", "--kvbm-listen", "127.0.0.1:0", "--system-listen", "127.0.0.1:0"]
+    ready: {timeout_s: 20}
+`, name, kv)
+	}
+	os.WriteFile(plan, []byte(`campaign: c1
+results_dir: `+filepath.Join(dir, "res")+`
+seed: 3
+repetitions: 2
+run: {scenario: standard, requests: 12, warmup: 2, concurrency: 2, max-tokens: 4, stream: true, no-progress: true}
+arms:
+`+arm("B1", "cpu_only")+arm("B2", "cpu_disk")), 0o644)
+
+	out := runCmd(t, 0, capture, "campaign", plan)
+	if strings.Count(out, "completed") != 4 {
+		t.Fatalf("first invocation:\n%s", out)
+	}
+	campDir := filepath.Join(dir, "res", "c1")
+	m, err := results.ReadManifest(filepath.Join(campDir, "c1_B2_r2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Campaign == nil || m.Campaign.ID != "c1" || m.Campaign.Arm != "B2" || m.Campaign.Repetition != 2 || m.KVMode != "cpu_disk" {
+		t.Errorf("campaign ref %+v kv %s", m.Campaign, m.KVMode)
+	}
+
+	// Break one run: resume re-runs it (keeping the old attempt) and skips the rest.
+	os.Remove(filepath.Join(campDir, "c1_B1_r1", "manifest.json"))
+	out = runCmd(t, 0, capture, "campaign", plan)
+	if strings.Count(out, "completed") != 1 || strings.Count(out, " done") != 3 {
+		t.Errorf("resume:\n%s", out)
+	}
+	kept, _ := filepath.Glob(filepath.Join(campDir, ".superseded", "c1_B1_r1.*", "requests.parquet"))
+	if len(kept) != 1 {
+		t.Errorf("earlier attempt not kept: %v", kept)
+	}
+	rep := runCmd(t, 0, analyze, "report", campDir, "--out", filepath.Join(dir, "report"))
+	if !strings.Contains(rep, "(4 runs)") {
+		t.Errorf("analyze: %s", rep)
+	}
+}
