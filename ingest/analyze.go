@@ -3,6 +3,7 @@ package ingest
 import (
 	"hash/fnv"
 	"sort"
+	"strings"
 
 	"kvbench/report"
 	"kvbench/results"
@@ -69,6 +70,7 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 	for _, k := range ds.Skipped {
 		s.Skipped = append(s.Skipped, report.SkippedRun{Path: k.Path, Reason: k.Reason})
 	}
+	s.ConfigDiffs = configDiffs(ds.Bundles)
 	for _, g := range ds.Groups {
 		n, fails := g.Requests()
 		rg := report.Group{
@@ -208,4 +210,71 @@ func mergeDistributions(s *report.Summary) {
 			Sorted: append([]float64(nil), d.Sorted...)})
 	}
 	s.Distributions = out
+}
+
+// perRunKeys are settings that differ between runs by design.
+var perRunKeys = map[string]bool{
+	"run-id": true, "tier-mode": true, "kv-mode": true, "base-url": true, "results-dir": true,
+	"metrics-kvbm-url": true, "metrics-system-url": true, "metrics-frontend-url": true, "metrics-url": true,
+	"no-progress": true, "cpuprofile": true, "dry-run": true, "api-key-env": true,
+}
+
+// configDiffs finds capture settings whose values differ between runs.
+func configDiffs(bundles []Bundle) []report.ConfigDiff {
+	keys := map[string]bool{}
+	for _, b := range bundles {
+		for k := range b.Manifest.Config {
+			keys[k] = true
+		}
+	}
+	var sorted []string
+	for k := range keys {
+		if !perRunKeys[k] {
+			sorted = append(sorted, k)
+		}
+	}
+	sort.Strings(sorted)
+	out := []report.ConfigDiff{}
+	for _, k := range sorted {
+		byArm := map[string]map[string]bool{}
+		all := map[string]bool{}
+		for _, b := range bundles {
+			v, ok := b.Manifest.Config[k]
+			if !ok {
+				v = "(unset)"
+			}
+			arm := b.Manifest.TierMode
+			if byArm[arm] == nil {
+				byArm[arm] = map[string]bool{}
+			}
+			byArm[arm][v] = true
+			all[v] = true
+		}
+		if len(all) < 2 {
+			continue
+		}
+		d := report.ConfigDiff{Key: k}
+		var arms []string
+		for a := range byArm {
+			arms = append(arms, a)
+		}
+		sort.Strings(arms)
+		var first string
+		for i, a := range arms {
+			var vals []string
+			for v := range byArm[a] {
+				vals = append(vals, v)
+			}
+			sort.Strings(vals)
+			joined := strings.Join(vals, "\x00")
+			if i == 0 {
+				first = joined
+			} else if joined != first {
+				d.BetweenArms = true
+			}
+			d.Values = append(d.Values, report.ArmValues{Arm: a, Values: vals})
+		}
+		out = append(out, d)
+	}
+	return out
 }

@@ -180,3 +180,24 @@ func TestExport(t *testing.T) {
 		t.Errorf("exported values %+v", rows[:n])
 	}
 }
+
+func TestConfigDiffs(t *testing.T) {
+	mk := func(id, tier string, cfg map[string]string) Bundle {
+		return Bundle{Manifest: &results.Manifest{RunID: id, TierMode: tier, Config: cfg}}
+	}
+	got := configDiffs([]Bundle{
+		mk("a", "B1", map[string]string{"requests": "64", "concurrency": "1", "run-id": "a"}),
+		mk("b", "B1", map[string]string{"requests": "64", "concurrency": "2", "run-id": "b"}),
+		mk("c", "B2", map[string]string{"requests": "32", "concurrency": "1", "run-id": "c"}),
+		mk("d", "B2", map[string]string{"requests": "32", "concurrency": "2", "run-id": "d"}),
+	})
+	if len(got) != 2 {
+		t.Fatalf("diffs %+v; want concurrency and requests", got)
+	}
+	if got[0].Key != "concurrency" || got[0].BetweenArms {
+		t.Errorf("concurrency differs only within arms: %+v", got[0])
+	}
+	if got[1].Key != "requests" || !got[1].BetweenArms || got[1].Values[1].Values[0] != "32" {
+		t.Errorf("requests differs between arms: %+v", got[1])
+	}
+}

@@ -7,10 +7,13 @@ package report
 // Summary is the machine-readable analysis, written as summary.json. Every
 // number in report.md comes from it.
 type Summary struct {
-	Tool        string       `json:"tool"`
-	Method      Method       `json:"method"`
-	Runs        []Run        `json:"runs"`
-	Skipped     []SkippedRun `json:"skipped"`
+	Tool    string       `json:"tool"`
+	Method  Method       `json:"method"`
+	Runs    []Run        `json:"runs"`
+	Skipped []SkippedRun `json:"skipped"`
+	// ConfigDiffs lists run settings that differ between runs, which can
+	// confound the comparison.
+	ConfigDiffs []ConfigDiff `json:"config_diffs"`
 	Groups      []Group      `json:"groups"`
 	Comparisons []Comparison `json:"comparisons"`
 
@@ -43,6 +46,22 @@ type Run struct {
 	Valid    bool     `json:"valid"`
 	Reasons  []string `json:"reasons"`
 	Requests int64    `json:"requests"`
+}
+
+// ConfigDiff is one capture setting whose value differs between runs.
+type ConfigDiff struct {
+	Key string `json:"key"`
+	// Values lists, per arm, the distinct values its runs used.
+	Values []ArmValues `json:"values"`
+	// BetweenArms is true when the arms differ (a possible confound);
+	// false when only runs within an arm differ (e.g. a sweep axis).
+	BetweenArms bool `json:"between_arms"`
+}
+
+// ArmValues is the set of values one arm used for a setting.
+type ArmValues struct {
+	Arm    string   `json:"arm"`
+	Values []string `json:"values"`
 }
 
 // SkippedRun is a bundle that was found but not used.
