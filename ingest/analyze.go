@@ -99,6 +99,18 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 		s.Groups = append(s.Groups, rg)
 	}
 	s.Comparisons = compare(ds, opt, so)
+	for _, tl := range ds.Timelines {
+		rt := report.Timeline{RunID: tl.RunID, Arm: tl.Arm}
+		for _, ph := range tl.Phases {
+			rt.Phases = append(rt.Phases, report.Span{Name: ph.Name,
+				Start: float64(ph.StartUnixNs-tl.StartNs) / 1e9, End: float64(ph.EndUnixNs-tl.StartNs) / 1e9})
+		}
+		for _, p := range tl.Points {
+			rt.T = append(rt.T, p.TSec)
+			rt.TTFT = append(rt.TTFT, p.TTFTMs)
+		}
+		s.Timelines = append(s.Timelines, rt)
+	}
 	mergeDistributions(s)
 	return s
 }

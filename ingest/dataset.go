@@ -69,6 +69,52 @@ type Dataset struct {
 	Bundles []Bundle
 	Skipped []Skipped
 	Groups  []*Group
+	// Timelines holds, per run, a thinned sample of (time, TTFT) points
+	// for the TTFT-over-time plot, in bundle order.
+	Timelines []*Timeline
+}
+
+// Timeline is one run's TTFT over time.
+type Timeline struct {
+	RunID   string
+	Arm     string
+	StartNs int64 // run start (manifest)
+	Phases  []results.Phase
+	// Points are kept at most MaxTimelinePoints; beyond that every other
+	// point is dropped, deterministically, so memory stays bounded.
+	Points []TimePoint
+	stride int
+	seen   int
+}
+
+// TimePoint is one successful request: its start offset from the run
+// start and its TTFT, both in seconds / milliseconds.
+type TimePoint struct {
+	TSec   float64
+	TTFTMs float64
+	Phase  string
+}
+
+// MaxTimelinePoints bounds the points kept per run for plotting.
+const MaxTimelinePoints = 20000
+
+func (t *Timeline) add(p TimePoint) {
+	if t.stride == 0 {
+		t.stride = 1
+	}
+	t.seen++
+	if (t.seen-1)%t.stride != 0 {
+		return
+	}
+	t.Points = append(t.Points, p)
+	if len(t.Points) >= MaxTimelinePoints {
+		kept := t.Points[:0]
+		for i := 0; i < len(t.Points); i += 2 {
+			kept = append(kept, t.Points[i])
+		}
+		t.Points = kept
+		t.stride *= 2
+	}
 }
 
 // Load discovers bundles under paths and reads their requests. Warmup
@@ -81,12 +127,14 @@ func Load(paths []string, f Filter) (*Dataset, error) {
 	ds := &Dataset{Skipped: skipped}
 	groups := map[Key]*Group{}
 	for _, b := range bundles {
-		runGroups, err := readRun(b, f)
+		tl := &Timeline{RunID: b.Manifest.RunID, Arm: b.Manifest.TierMode, StartNs: b.Manifest.StartedUnixNs, Phases: b.Manifest.Phases}
+		runGroups, err := readRun(b, f, tl)
 		if err != nil {
 			ds.Skipped = append(ds.Skipped, Skipped{Path: b.Dir, Reason: err.Error()})
 			continue
 		}
 		ds.Bundles = append(ds.Bundles, b)
+		ds.Timelines = append(ds.Timelines, tl)
 		for k, s := range runGroups {
 			g := groups[k]
 			if g == nil {
@@ -105,7 +153,7 @@ func Load(paths []string, f Filter) (*Dataset, error) {
 }
 
 // readRun streams one bundle's requests table into per-group series.
-func readRun(b Bundle, f Filter) (map[Key]*Series, error) {
+func readRun(b Bundle, f Filter, tl *Timeline) (map[Key]*Series, error) {
 	info, ok := b.Manifest.Tables[results.TableRequests]
 	if !ok {
 		return nil, fmt.Errorf("manifest lists no %s table", results.TableRequests)
@@ -117,6 +165,9 @@ func readRun(b Bundle, f Filter) (map[Key]*Series, error) {
 		for i := range batch {
 			r := &batch[i]
 			rows++
+			if r.ErrorKind == "" && r.TTFTNs != nil && (len(f.Phases) == 0 || slices.Contains(f.Phases, r.Phase)) {
+				tl.add(TimePoint{TSec: float64(r.StartUnixNs-tl.StartNs) / 1e9, TTFTMs: float64(*r.TTFTNs) / 1e6, Phase: r.Phase})
+			}
 			if r.Phase == results.PhaseWarmup {
 				continue
 			}

@@ -201,3 +201,19 @@ func TestConfigDiffs(t *testing.T) {
 		t.Errorf("requests differs between arms: %+v", got[1])
 	}
 }
+
+func TestTimelineThinning(t *testing.T) {
+	tl := &Timeline{}
+	n := 3*MaxTimelinePoints + 7
+	for i := 0; i < n; i++ {
+		tl.add(TimePoint{TSec: float64(i)})
+	}
+	if len(tl.Points) >= MaxTimelinePoints || len(tl.Points) < MaxTimelinePoints/4 {
+		t.Fatalf("kept %d points of %d", len(tl.Points), n)
+	}
+	for i := 1; i < len(tl.Points); i++ {
+		if d := tl.Points[i].TSec - tl.Points[i-1].TSec; d != float64(tl.stride) {
+			t.Fatalf("points not evenly thinned at %d: gap %v, stride %d", i, d, tl.stride)
+		}
+	}
+}

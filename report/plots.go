@@ -79,6 +79,13 @@ func WritePlots(dir string, s *Summary) ([]PlotRef, error) {
 		}
 		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
 	}
+	for _, more := range []func(string, *Summary) ([]PlotRef, error){quantilePlots, sweepPlots, timelinePlots} {
+		r, err := more(dir, s)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, r...)
+	}
 	return refs, nil
 }
 
@@ -161,4 +168,245 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 	return ticks
+}
+
+// quantilePlots draws, per (scenario, phase, concurrency), TTFT quantiles
+// with their interval whiskers, one series per arm.
+func quantilePlots(dir string, s *Summary) ([]PlotRef, error) {
+	type key struct {
+		sc, ph string
+		conc   int
+	}
+	var keys []key
+	byKey := map[key][]Group{}
+	for _, g := range s.Groups {
+		k := key{g.Scenario, g.Phase, g.Concurrency}
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], g)
+	}
+	var refs []PlotRef
+	for _, k := range keys {
+		groups := byKey[k]
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("TTFT quantiles with 95%% intervals: %s / %s / c%d", k.sc, k.ph, k.conc)
+		p.X.Label.Text = "quantile (p50, p90, p95, p99)"
+		p.Y.Label.Text = "time to first token (ms)"
+		p.Add(plotter.NewGrid())
+		n := 0
+		for gi, g := range groups {
+			var m *Metric
+			for i := range g.Metrics {
+				if g.Metrics[i].Name == "ttft_ms" {
+					m = &g.Metrics[i]
+				}
+			}
+			if m == nil {
+				continue
+			}
+			var pts plotter.XYs
+			var errs plotter.YErrors
+			for qi, q := range m.Quantiles {
+				x := float64(qi) + 0.12*float64(gi) - 0.06*float64(len(groups)-1)
+				pts = append(pts, plotter.XY{X: x, Y: q.Value})
+				lo, hi := 0.0, 0.0
+				if q.Lo != nil && q.Hi != nil {
+					lo, hi = q.Value-*q.Lo, *q.Hi-q.Value
+				}
+				errs = append(errs, struct{ Low, High float64 }{lo, hi})
+			}
+			sc, err := plotter.NewScatter(pts)
+			if err != nil {
+				return nil, err
+			}
+			sc.Color = armColor(g.Arm, gi)
+			sc.GlyphStyle.Radius = vg.Points(3)
+			bars, err := plotter.NewYErrorBars(struct {
+				plotter.XYer
+				plotter.YErrorer
+			}{pts, errs})
+			if err != nil {
+				return nil, err
+			}
+			bars.Color = sc.Color
+			p.Add(sc, bars)
+			p.Legend.Add(fmt.Sprintf("%s (%d runs)", g.Arm, g.NRuns), sc)
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		p.NominalX("p50", "p90", "p95", "p99")
+		p.Legend.Top, p.Legend.Left = true, true
+		name := fmt.Sprintf("ttft_quantiles_%s_%s_c%d", slug(k.sc), slug(k.ph), k.conc)
+		if err := save(p, dir, name); err != nil {
+			return nil, err
+		}
+		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+	}
+	return refs, nil
+}
+
+// timelinePlots draws TTFT over time per arm, every run of the arm
+// overlaid, with the phases of its first run as bands.
+func timelinePlots(dir string, s *Summary) ([]PlotRef, error) {
+	var arms []string
+	byArm := map[string][]Timeline{}
+	for _, tl := range s.Timelines {
+		if len(tl.T) == 0 {
+			continue
+		}
+		if _, ok := byArm[tl.Arm]; !ok {
+			arms = append(arms, tl.Arm)
+		}
+		byArm[tl.Arm] = append(byArm[tl.Arm], tl)
+	}
+	var refs []PlotRef
+	for ai, arm := range arms {
+		tls := byArm[arm]
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("TTFT over time: %s (%d runs overlaid)", arm, len(tls))
+		p.X.Label.Text = "seconds since run start"
+		p.Y.Label.Text = "time to first token (ms)"
+		ymax := 0.0
+		for _, tl := range tls {
+			for _, v := range tl.TTFT {
+				ymax = math.Max(ymax, v)
+			}
+		}
+		for i, ph := range tls[0].Phases {
+			if ph.End <= ph.Start {
+				continue
+			}
+			shade := color.RGBA{R: 0xf0, G: 0xf0, B: 0xf0, A: 0xff}
+			if i%2 == 1 {
+				shade = color.RGBA{R: 0xdd, G: 0xe6, B: 0xf0, A: 0xff}
+			}
+			band, err := plotter.NewPolygon(plotter.XYs{{X: ph.Start, Y: 0}, {X: ph.End, Y: 0}, {X: ph.End, Y: ymax * 1.08}, {X: ph.Start, Y: ymax * 1.08}})
+			if err != nil {
+				return nil, err
+			}
+			band.Color = shade
+			band.LineStyle.Width = 0
+			lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: ph.Start, Y: ymax * 1.04}}, Labels: []string{ph.Name}})
+			if err != nil {
+				return nil, err
+			}
+			p.Add(band, lbl)
+		}
+		for _, tl := range tls {
+			pts := make(plotter.XYs, len(tl.T))
+			for i := range tl.T {
+				pts[i] = plotter.XY{X: tl.T[i], Y: tl.TTFT[i]}
+			}
+			sc, err := plotter.NewScatter(pts)
+			if err != nil {
+				return nil, err
+			}
+			sc.Color = armColor(arm, ai)
+			sc.GlyphStyle.Radius = vg.Points(1.2)
+			p.Add(sc)
+		}
+		p.Y.Min = 0
+		name := "ttft_timeline_" + slug(arm)
+		if err := save(p, dir, name); err != nil {
+			return nil, err
+		}
+		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+	}
+	return refs, nil
+}
+
+// sweepPlots draws p50 and p99 TTFT against concurrency per arm for every
+// (scenario, phase) measured at two or more concurrencies.
+func sweepPlots(dir string, s *Summary) ([]PlotRef, error) {
+	type key struct{ sc, ph string }
+	var keys []key
+	concs := map[key]map[int]bool{}
+	for _, g := range s.Groups {
+		k := key{g.Scenario, g.Phase}
+		if concs[k] == nil {
+			concs[k] = map[int]bool{}
+			keys = append(keys, k)
+		}
+		concs[k][g.Concurrency] = true
+	}
+	var refs []PlotRef
+	for _, k := range keys {
+		if len(concs[k]) < 2 {
+			continue
+		}
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("TTFT vs concurrency: %s / %s", k.sc, k.ph)
+		p.X.Label.Text = "concurrency"
+		p.Y.Label.Text = "time to first token (ms)"
+		p.Add(plotter.NewGrid())
+		arms := []string{}
+		seen := map[string]bool{}
+		for _, g := range s.Groups {
+			if g.Scenario == k.sc && g.Phase == k.ph && !seen[g.Arm] {
+				seen[g.Arm] = true
+				arms = append(arms, g.Arm)
+			}
+		}
+		for ai, arm := range arms {
+			for _, q := range []struct {
+				p    float64
+				dash bool
+			}{{0.5, false}, {0.99, true}} {
+				var pts plotter.XYs
+				var errs plotter.YErrors
+				for _, g := range s.Groups {
+					if g.Scenario != k.sc || g.Phase != k.ph || g.Arm != arm {
+						continue
+					}
+					for _, m := range g.Metrics {
+						if m.Name != "ttft_ms" {
+							continue
+						}
+						for _, e := range m.Quantiles {
+							if e.P == q.p {
+								pts = append(pts, plotter.XY{X: float64(g.Concurrency), Y: e.Value})
+								lo, hi := 0.0, 0.0
+								if e.Lo != nil && e.Hi != nil {
+									lo, hi = e.Value-*e.Lo, *e.Hi-e.Value
+								}
+								errs = append(errs, struct{ Low, High float64 }{lo, hi})
+							}
+						}
+					}
+				}
+				if len(pts) == 0 {
+					continue
+				}
+				line, points, err := plotter.NewLinePoints(pts)
+				if err != nil {
+					return nil, err
+				}
+				c := armColor(arm, ai)
+				line.Color, points.Color = c, c
+				if q.dash {
+					line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+				}
+				bars, err := plotter.NewYErrorBars(struct {
+					plotter.XYer
+					plotter.YErrorer
+				}{pts, errs})
+				if err != nil {
+					return nil, err
+				}
+				bars.Color = c
+				p.Add(line, points, bars)
+				p.Legend.Add(fmt.Sprintf("%s p%s", arm, pct(q.p)), line)
+			}
+		}
+		p.Legend.Top, p.Legend.Left = true, true
+		name := "sweep_" + slug(k.sc) + "_" + slug(k.ph)
+		if err := save(p, dir, name); err != nil {
+			return nil, err
+		}
+		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+	}
+	return refs, nil
 }

@@ -20,6 +20,23 @@ type Summary struct {
 	// Distributions holds the sorted values behind the plots; it is not
 	// part of summary.json.
 	Distributions []Distribution `json:"-"`
+	// Timelines holds per-run TTFT over time for plots; not in summary.json.
+	Timelines []Timeline `json:"-"`
+}
+
+// Timeline is one run's TTFT over time with its phase bands.
+type Timeline struct {
+	RunID  string
+	Arm    string
+	Phases []Span
+	T      []float64 // seconds from run start
+	TTFT   []float64 // ms
+}
+
+// Span is a phase's interval in seconds from run start.
+type Span struct {
+	Name       string
+	Start, End float64
 }
 
 // Method records how the numbers were computed.
