@@ -99,6 +99,8 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 		s.Groups = append(s.Groups, rg)
 	}
 	s.Comparisons = compare(ds, opt, so)
+	s.Rehydrate, s.PhaseIO, s.IOSeries = telemetrySummary(ds)
+	gradeWithEvidence(s, opt)
 	for _, tl := range ds.Timelines {
 		rt := report.Timeline{RunID: tl.RunID, Arm: tl.Arm}
 		for _, ph := range tl.Phases {
@@ -289,4 +291,115 @@ func configDiffs(bundles []Bundle) []report.ConfigDiff {
 		out = append(out, d)
 	}
 	return out
+}
+
+// telemetrySummary judges every run's tier evidence and collects its
+// per-phase deltas and time series.
+func telemetrySummary(ds *Dataset) ([]report.Rehydrate, []report.PhaseIO, []report.IOSeries) {
+	reh := []report.Rehydrate{}
+	pio := []report.PhaseIO{}
+	var series []report.IOSeries
+	for _, b := range ds.Bundles {
+		rt, err := LoadTelemetry(b)
+		if err != nil {
+			reh = append(reh, report.Rehydrate{RunID: b.Manifest.RunID, Arm: b.Manifest.TierMode, Verdict: RehydrateNoEvidence,
+				Evidence: []string{}, Warnings: []string{"telemetry unreadable: " + err.Error()}, Flags: []string{}})
+			continue
+		}
+		j := JudgeRehydrate(rt, RehydrateOptions{})
+		reh = append(reh, report.Rehydrate{RunID: j.RunID, Arm: j.Arm, Verdict: j.Verdict,
+			Evidence: nonNil(j.Evidence), Warnings: nonNil(j.Warnings), Flags: nonNil(j.Flags)})
+		for _, p := range rt.Phases {
+			row := report.PhaseIO{RunID: rt.RunID, Arm: rt.Arm, Phase: p.Phase, Seconds: p.Seconds, KVBM: p.KVBM}
+			if p.HaveDevice {
+				row.DeviceReadBytes, row.DeviceWriteBytes = ptr(p.DeviceReadBytes), ptr(p.DeviceWriteBytes)
+			}
+			if p.HaveProcess {
+				row.ProcessReadBytes, row.ProcessWriteBytes = ptr(p.ProcessReadBytes), ptr(p.ProcessWriteBytes)
+			}
+			if p.HaveCacheDir {
+				fc, fr := p.FilesCreated, p.FilesRemoved
+				row.FilesCreated, row.FilesRemoved = &fc, &fr
+			}
+			pio = append(pio, row)
+		}
+		ios := report.IOSeries{RunID: rt.RunID, Arm: rt.Arm, Counters: map[string][][2]float64{}}
+		for _, ph := range b.Manifest.Phases {
+			ios.Phases = append(ios.Phases, report.Span{Name: ph.Name,
+				Start: float64(ph.StartUnixNs-rt.StartNs) / 1e9, End: float64(ph.EndUnixNs-rt.StartNs) / 1e9})
+		}
+		for _, p := range rt.DiskRead {
+			ios.DiskRead = append(ios.DiskRead, [2]float64{p.T, p.V})
+		}
+		for _, p := range rt.DiskWrite {
+			ios.DiskWrite = append(ios.DiskWrite, [2]float64{p.T, p.V})
+		}
+		for role, pts := range rt.Counters {
+			for _, p := range pts {
+				ios.Counters[role] = append(ios.Counters[role], [2]float64{p.T, p.V})
+			}
+		}
+		series = append(series, ios)
+	}
+	return reh, pio, series
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// gradeWithEvidence keeps a comparison provisional unless the tier
+// counters support it (stats.md §8.4: decision-grade needs the §6 checks
+// to pass): every candidate run on the disk tier must show a rehydrate,
+// and no baseline run may read the disk during replay.
+func gradeWithEvidence(s *report.Summary, opt Options) {
+	flagsByArm := map[string]map[string]bool{}
+	noEvidence := map[string]bool{}
+	for _, r := range s.Rehydrate {
+		if flagsByArm[r.Arm] == nil {
+			flagsByArm[r.Arm] = map[string]bool{}
+		}
+		for _, f := range r.Flags {
+			flagsByArm[r.Arm][f] = true
+		}
+		if r.Verdict == RehydrateNoEvidence {
+			noEvidence[r.Arm] = true
+		}
+	}
+	var extra, reasons []string
+	for _, f := range []string{"DISK_TIER_INACTIVE", "NO_REHYDRATE", "PAGE_CACHE_MASKING"} {
+		if flagsByArm[opt.Candidate][f] {
+			extra = append(extra, f)
+		}
+	}
+	if flagsByArm[opt.Baseline]["CONTROL_CONTAMINATED"] {
+		extra = append(extra, "CONTROL_CONTAMINATED")
+	}
+	why := map[string]string{
+		"DISK_TIER_INACTIVE":   "a candidate run never offloaded to disk",
+		"NO_REHYDRATE":         "a candidate disk-tier run shows no onboarding from disk in replay",
+		"PAGE_CACHE_MASKING":   "disk onboarding was served from the page cache",
+		"CONTROL_CONTAMINATED": "a baseline run read from the disk during replay",
+	}
+	for _, f := range extra {
+		reasons = append(reasons, why[f])
+	}
+	if noEvidence[opt.Candidate] || noEvidence[opt.Baseline] {
+		extra = append(extra, "NO_TIER_EVIDENCE")
+		reasons = append(reasons, "no KVBM counters captured for some runs, so the tier behind the difference is unproven")
+	}
+	if len(extra) == 0 {
+		return
+	}
+	for i := range s.Comparisons {
+		c := &s.Comparisons[i]
+		c.Flags = append(c.Flags, extra...)
+		c.Reasons = append(c.Reasons, reasons...)
+		if c.Grade == stats.GradeDecision {
+			c.Grade = stats.GradeProvisional
+		}
+	}
 }

@@ -189,6 +189,8 @@ func Markdown(s *Summary, plots []PlotRef) []byte {
 	}
 
 	comparisonsTable(&b, s)
+	rehydrateSection(&b, s)
+	ioSection(&b, s)
 
 	if len(plots) > 0 {
 		b.WriteString("## Plots\n\n")
@@ -266,3 +268,70 @@ var mdEscaper = strings.NewReplacer(
 // esc makes a string from the data safe inside a markdown table cell or
 // heading: it cannot open a link, an HTML tag, code, emphasis or a new row.
 func esc(s string) string { return mdEscaper.Replace(s) }
+
+// rehydrateSection lists each run's tier verdict with its evidence.
+func rehydrateSection(b *bytes.Buffer, s *Summary) {
+	if len(s.Rehydrate) == 0 {
+		return
+	}
+	b.WriteString("## Rehydrate evidence\n\n")
+	b.WriteString("Per run, from KVBM counters (blocks counted when a transfer is enqueued), block-device and server-process reads, and cache-directory churn. " +
+		"`rehydrate_observed`: blocks were onboarded from disk in the replay phase; `gated`: matched tokens did not move, so no cross-request reuse path was active; " +
+		"`not_observed`: reuse without disk onboarding; `no_evidence`: no KVBM counters were captured. Thresholds are heuristics (shared/reference/stats.md §6).\n\n")
+	b.WriteString("| run | arm | verdict | flags | evidence | warnings |\n|---|---|---|---|---|---|\n")
+	for _, r := range s.Rehydrate {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", esc(r.RunID), esc(r.Arm), esc(r.Verdict),
+			esc(strings.Join(r.Flags, ", ")), esc(strings.Join(r.Evidence, "; ")), esc(strings.Join(r.Warnings, "; ")))
+	}
+	b.WriteString("\n")
+}
+
+// ioSection lists per-phase counter deltas.
+func ioSection(b *bytes.Buffer, s *Summary) {
+	if len(s.PhaseIO) == 0 {
+		return
+	}
+	b.WriteString("## I/O and KVBM counters by phase\n\n")
+	b.WriteString("Deltas between each phase's start and end samples (counter resets handled). Blocks for KVBM counters; MiB for bytes.\n\n")
+	b.WriteString("| run | arm | phase | s | offload d2h | offload host→disk | onboard host→dev | onboard disk→dev | matched tokens | dev read MiB | dev write MiB | proc read MiB | proc write MiB | files +/- |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, p := range s.PhaseIO {
+		k := func(role string) string {
+			v, ok := p.KVBM[role]
+			if !ok {
+				return "-"
+			}
+			return strconv.FormatFloat(v, 'f', 0, 64)
+		}
+		files := "-"
+		if p.FilesCreated != nil && p.FilesRemoved != nil {
+			files = fmt.Sprintf("+%d/-%d", *p.FilesCreated, *p.FilesRemoved)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			esc(p.RunID), esc(p.Arm), esc(p.Phase), strconv.FormatFloat(p.Seconds, 'f', 1, 64),
+			k("offload_d2h"), sumRoles(p.KVBM, "offload_h2d", "offload_d2d"), k("onboard_h2d"), sumRoles(p.KVBM, "onboard_d2d", "onboard_d2h"), k("matched_tokens"),
+			mibp(p.DeviceReadBytes), mibp(p.DeviceWriteBytes), mibp(p.ProcessReadBytes), mibp(p.ProcessWriteBytes), files)
+	}
+	b.WriteString("\n")
+}
+
+func sumRoles(m map[string]float64, roles ...string) string {
+	total, any := 0.0, false
+	for _, r := range roles {
+		if v, ok := m[r]; ok {
+			total += v
+			any = true
+		}
+	}
+	if !any {
+		return "-"
+	}
+	return strconv.FormatFloat(total, 'f', 0, 64)
+}
+
+func mibp(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v/(1<<20), 'f', 1, 64)
+}

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -79,7 +80,7 @@ func WritePlots(dir string, s *Summary) ([]PlotRef, error) {
 		}
 		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
 	}
-	for _, more := range []func(string, *Summary) ([]PlotRef, error){quantilePlots, sweepPlots, timelinePlots} {
+	for _, more := range []func(string, *Summary) ([]PlotRef, error){quantilePlots, sweepPlots, timelinePlots, ioPlots} {
 		r, err := more(dir, s)
 		if err != nil {
 			return nil, err
@@ -275,25 +276,8 @@ func timelinePlots(dir string, s *Summary) ([]PlotRef, error) {
 				ymax = math.Max(ymax, v)
 			}
 		}
-		for i, ph := range tls[0].Phases {
-			if ph.End <= ph.Start {
-				continue
-			}
-			shade := color.RGBA{R: 0xf0, G: 0xf0, B: 0xf0, A: 0xff}
-			if i%2 == 1 {
-				shade = color.RGBA{R: 0xdd, G: 0xe6, B: 0xf0, A: 0xff}
-			}
-			band, err := plotter.NewPolygon(plotter.XYs{{X: ph.Start, Y: 0}, {X: ph.End, Y: 0}, {X: ph.End, Y: ymax * 1.08}, {X: ph.Start, Y: ymax * 1.08}})
-			if err != nil {
-				return nil, err
-			}
-			band.Color = shade
-			band.LineStyle.Width = 0
-			lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: ph.Start, Y: ymax * 1.04}}, Labels: []string{ph.Name}})
-			if err != nil {
-				return nil, err
-			}
-			p.Add(band, lbl)
+		if err := bands(p, tls[0].Phases, ymax); err != nil {
+			return nil, err
 		}
 		for _, tl := range tls {
 			pts := make(plotter.XYs, len(tl.T))
@@ -409,4 +393,133 @@ func sweepPlots(dir string, s *Summary) ([]PlotRef, error) {
 		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
 	}
 	return refs, nil
+}
+
+// ioPlots draws, for the first run of each arm that has telemetry, disk
+// read/write MiB/s and KVBM counters over time with phase bands.
+func ioPlots(dir string, s *Summary) ([]PlotRef, error) {
+	var refs []PlotRef
+	done := map[string]bool{}
+	for _, io := range s.IOSeries {
+		if done[io.Arm] || (len(io.DiskRead) == 0 && len(io.Counters) == 0) {
+			continue
+		}
+		done[io.Arm] = true
+		if len(io.DiskRead) > 0 {
+			p := plot.New()
+			p.Title.Text = fmt.Sprintf("Disk throughput: %s (run %s)", io.Arm, io.RunID)
+			p.X.Label.Text = "seconds since run start"
+			p.Y.Label.Text = "MiB/s (all sampled block devices)"
+			ymax := 1.0
+			for _, pt := range append(append([][2]float64{}, io.DiskRead...), io.DiskWrite...) {
+				ymax = math.Max(ymax, pt[1])
+			}
+			if err := bands(p, io.Phases, ymax); err != nil {
+				return nil, err
+			}
+			for i, ser := range []struct {
+				name string
+				pts  [][2]float64
+				c    color.RGBA
+			}{{"read", io.DiskRead, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}}, {"write", io.DiskWrite, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}}} {
+				l, err := plotter.NewLine(xys(ser.pts))
+				if err != nil {
+					return nil, err
+				}
+				l.Color = ser.c
+				if i == 1 {
+					l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+				}
+				p.Add(l)
+				p.Legend.Add(ser.name, l)
+			}
+			p.Y.Min = 0
+			name := "disk_" + slug(io.Arm)
+			if err := save(p, dir, name); err != nil {
+				return nil, err
+			}
+			refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+		}
+		if len(io.Counters) > 0 {
+			p := plot.New()
+			p.Title.Text = fmt.Sprintf("KVBM counters: %s (run %s)", io.Arm, io.RunID)
+			p.X.Label.Text = "seconds since run start"
+			p.Y.Label.Text = "blocks (cumulative)"
+			ymax := 1.0
+			var roles []string
+			for role, pts := range io.Counters {
+				if role == "matched_tokens" {
+					continue
+				}
+				roles = append(roles, role)
+				for _, pt := range pts {
+					ymax = math.Max(ymax, pt[1])
+				}
+			}
+			sort.Strings(roles)
+			if err := bands(p, io.Phases, ymax); err != nil {
+				return nil, err
+			}
+			for i, role := range roles {
+				l, err := plotter.NewLine(xys(io.Counters[role]))
+				if err != nil {
+					return nil, err
+				}
+				l.Color = armColor("", i)
+				if c, ok := roleColors[role]; ok {
+					l.Color = c
+				}
+				l.Width = vg.Points(1.5)
+				p.Add(l)
+				p.Legend.Add(role, l)
+			}
+			p.Legend.Top, p.Legend.Left = true, true
+			p.Y.Min = 0
+			name := "kvbm_" + slug(io.Arm)
+			if err := save(p, dir, name); err != nil {
+				return nil, err
+			}
+			refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+		}
+	}
+	return refs, nil
+}
+
+var roleColors = map[string]color.RGBA{
+	"offload_d2h": {R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, "offload_h2d": {R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	"onboard_h2d": {R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, "onboard_d2d": {R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	"offload_d2d": {R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, "onboard_d2h": {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+}
+
+func xys(pts [][2]float64) plotter.XYs {
+	out := make(plotter.XYs, len(pts))
+	for i, p := range pts {
+		out[i] = plotter.XY{X: p[0], Y: p[1]}
+	}
+	return out
+}
+
+// bands shades each phase and labels it at the top.
+func bands(p *plot.Plot, phases []Span, ymax float64) error {
+	for i, ph := range phases {
+		if ph.End <= ph.Start {
+			continue
+		}
+		shade := color.RGBA{R: 0xf0, G: 0xf0, B: 0xf0, A: 0xff}
+		if i%2 == 1 {
+			shade = color.RGBA{R: 0xdd, G: 0xe6, B: 0xf0, A: 0xff}
+		}
+		band, err := plotter.NewPolygon(plotter.XYs{{X: ph.Start, Y: 0}, {X: ph.End, Y: 0}, {X: ph.End, Y: ymax * 1.08}, {X: ph.Start, Y: ymax * 1.08}})
+		if err != nil {
+			return err
+		}
+		band.Color = shade
+		band.LineStyle.Width = 0
+		lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: ph.Start, Y: ymax * 1.04}}, Labels: []string{ph.Name}})
+		if err != nil {
+			return err
+		}
+		p.Add(band, lbl)
+	}
+	return nil
 }

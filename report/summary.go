@@ -16,12 +16,57 @@ type Summary struct {
 	ConfigDiffs []ConfigDiff `json:"config_diffs"`
 	Groups      []Group      `json:"groups"`
 	Comparisons []Comparison `json:"comparisons"`
+	// Rehydrate holds the tier evidence of every run.
+	Rehydrate []Rehydrate `json:"rehydrate"`
+	// PhaseIO holds per-run, per-phase KVBM counter and disk deltas.
+	PhaseIO []PhaseIO `json:"phase_io"`
 
 	// Distributions holds the sorted values behind the plots; it is not
 	// part of summary.json.
 	Distributions []Distribution `json:"-"`
 	// Timelines holds per-run TTFT over time for plots; not in summary.json.
 	Timelines []Timeline `json:"-"`
+	// IOSeries holds per-run disk rates and KVBM counters over time for
+	// plots; not in summary.json.
+	IOSeries []IOSeries `json:"-"`
+}
+
+// Rehydrate is one run's tier evidence and verdict: rehydrate_observed,
+// not_observed, gated (no cross-request reuse path) or no_evidence.
+type Rehydrate struct {
+	RunID    string   `json:"run_id"`
+	Arm      string   `json:"arm"`
+	Verdict  string   `json:"verdict"`
+	Evidence []string `json:"evidence"`
+	Warnings []string `json:"warnings"`
+	Flags    []string `json:"flags"`
+}
+
+// PhaseIO is one phase of one run: counter deltas between its boundaries.
+type PhaseIO struct {
+	RunID   string  `json:"run_id"`
+	Arm     string  `json:"arm"`
+	Phase   string  `json:"phase"`
+	Seconds float64 `json:"seconds"`
+	// KVBM deltas by role: offload_d2h, offload_h2d, offload_d2d,
+	// onboard_h2d, onboard_d2d, onboard_d2h (blocks), matched_tokens.
+	KVBM              map[string]float64 `json:"kvbm"`
+	DeviceReadBytes   *float64           `json:"device_read_bytes"`
+	DeviceWriteBytes  *float64           `json:"device_write_bytes"`
+	ProcessReadBytes  *float64           `json:"process_read_bytes"`
+	ProcessWriteBytes *float64           `json:"process_write_bytes"`
+	FilesCreated      *int64             `json:"cache_files_created"`
+	FilesRemoved      *int64             `json:"cache_files_removed"`
+}
+
+// IOSeries is one run's telemetry over time (seconds from run start).
+type IOSeries struct {
+	RunID     string
+	Arm       string
+	Phases    []Span
+	DiskRead  [][2]float64 // MiB/s
+	DiskWrite [][2]float64
+	Counters  map[string][][2]float64
 }
 
 // Timeline is one run's TTFT over time with its phase bands.
