@@ -30,6 +30,11 @@ type CampaignPlan struct {
 	Order       string `yaml:"order"` // interleaved (default) or sequential
 	Seed        uint64 `yaml:"seed"`
 	Repetitions int    `yaml:"repetitions"`
+	// RotateSeeds gives each repetition and sweep point its own
+	// --request-seed (the plan's seed plus an offset), identical across
+	// arms, so runs of one arm on the same server never hit each other's
+	// cached prompts while arms stay paired (default true).
+	RotateSeeds *bool `yaml:"rotate_seeds"`
 	// Run holds `capture run` flags shared by every run, by flag name.
 	Run       map[string]any `yaml:"run"`
 	Scenarios []ScenarioSpec `yaml:"scenarios"`
@@ -244,11 +249,19 @@ func (p *CampaignPlan) Schedule() []CampaignRun {
 	rng := rand.New(rand.NewPCG(p.Seed, 0x43414d504149474e))
 	points := p.points()
 	var out []CampaignRun
+	rotate := p.RotateSeeds == nil || *p.RotateSeeds
 	add := func(block int, arm *ArmSpec, rep int, order []int) {
 		for _, i := range order {
 			pt := points[i]
 			r := CampaignRun{Block: block, Arm: arm, Repetition: rep, Scenario: pt.scenario.Name, SweepPoint: pt.sweep, Status: StatusPending}
 			r.Flags = p.flagsFor(arm, pt)
+			if rotate {
+				base := uint64(1337)
+				if v, err := strconv.ParseUint(r.Flags["request-seed"], 10, 64); err == nil {
+					base = v
+				}
+				r.Flags["request-seed"] = strconv.FormatUint(base+uint64(rep)*1000+uint64(i), 10)
+			}
 			r.RunID = runID(p.Campaign, arm.Name, pt, rep, len(p.Scenarios) > 1)
 			r.Position = len(out)
 			out = append(out, r)

@@ -3,6 +3,7 @@ package capture
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,6 +107,22 @@ func TestScheduleInterleaved(t *testing.T) {
 	}
 	if !ids["t1_B2_rrc4_r3"] {
 		t.Errorf("run ids %v lack t1_B2_rrc4_r3", ids)
+	}
+	// Seeds rotate per repetition and sweep point, paired across arms.
+	seeds := map[string]string{}
+	for _, r := range runs {
+		k := r.Flags["rehydrate-replay-concurrency"] + "/" + strconv.Itoa(r.Repetition)
+		if s, ok := seeds[k]; ok && s != r.Flags["request-seed"] {
+			t.Errorf("arms differ in seed at %s: %s vs %s", k, s, r.Flags["request-seed"])
+		}
+		seeds[k] = r.Flags["request-seed"]
+	}
+	distinct := map[string]bool{}
+	for _, s := range seeds {
+		distinct[s] = true
+	}
+	if len(distinct) != 12 {
+		t.Errorf("%d distinct seeds for 12 (point, repetition) pairs", len(distinct))
 	}
 	r := runs[0]
 	if r.Flags["tier-mode"] != r.Arm.TierMode || r.Flags["scenario"] != "rehydrate_replay" || r.Flags["stop"] != "<|eot_id|>"+ListSep+"###" {

@@ -67,25 +67,18 @@ func verdict(b *bytes.Buffer, s *Summary) {
 	b.WriteString("| scenario | phase | conc | metric | " + esc(s.Method.Baseline) + " | " + esc(s.Method.Candidate) +
 		" | delta [CI] | ratio [CI] | p | verdict | grade |\n")
 	b.WriteString("|---|---|---:|---|---:|---:|---|---|---:|---|---|\n")
-	reasons := map[string]bool{}
-	var order []string
+	var why []string
 	for _, c := range rows {
 		fmt.Fprintf(b, "| %s | %s | %d | TTFT p%s | %s | %s | %s | %s | %s | **%s** | %s |\n",
 			esc(c.Scenario), esc(c.Phase), c.Concurrency, pct(c.P),
 			num(c.Baseline), num(c.Candidate), interval(c.Delta, c.DeltaLo, c.DeltaHi, true),
 			ratio(c.Ratio, c.RatioLo, c.RatioHi), pval(c.PValue), esc(c.Verdict), esc(c.Grade))
-		for _, r := range c.Reasons {
-			if !reasons[r] {
-				reasons[r] = true
-				order = append(order, r)
-			}
+		if c.Grade != "decision-grade" && len(c.Reasons) > 0 {
+			why = append(why, fmt.Sprintf("- %s / %s / c%d, TTFT p%s: %s", esc(c.Scenario), esc(c.Phase), c.Concurrency, pct(c.P), esc(strings.Join(c.Reasons, "; "))))
 		}
 	}
-	if len(order) > 0 {
-		b.WriteString("\nWhy some rows are provisional:\n\n")
-		for _, r := range order {
-			fmt.Fprintf(b, "- %s\n", esc(r))
-		}
+	if len(why) > 0 {
+		b.WriteString("\nWhy rows are provisional:\n\n" + strings.Join(why, "\n") + "\n")
 	}
 	b.WriteString("\n")
 }
