@@ -399,3 +399,71 @@ arms:
 		t.Errorf("analyze: %s", rep)
 	}
 }
+
+// TestPlantedAdvantage runs the simulator with a planted B2 advantage
+// (replay from the disk tier is cheaper than recomputing, and the working
+// set no longer fits the host tier) and with none (the standard scenario
+// never reuses a prompt), and checks the verdicts analyze gives.
+func TestPlantedAdvantage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries")
+	}
+	capture, analyze := binaries(t)
+	dir := t.TempDir()
+	arm := func(name, kv string) string {
+		return fmt.Sprintf(`  - name: %s
+    start: ["{capture}", "sim", "--kv-mode", "%s", "--preset", "spark-8b", "--time-scale", "0.02", "--gpu-blocks", "128", "--cpu-blocks", "256", "--listen", "127.0.0.1:0", "--kvbm-listen", "127.0.0.1:0", "--system-listen", "127.0.0.1:0"]
+    ready: {timeout_s: 20}
+`, name, kv)
+	}
+	plan := func(name, run string) string {
+		p := filepath.Join(dir, name+".yaml")
+		os.WriteFile(p, []byte("campaign: "+name+"\nresults_dir: "+filepath.Join(dir, "res")+"\nseed: 5\nrepetitions: 3\nrun: "+run+"\narms:\n"+
+			arm("B1", "cpu_only")+arm("B2", "cpu_disk")), 0o644)
+		return p
+	}
+	runCmd(t, 0, capture, "campaign", plan("planted", `{scenario: rehydrate_replay, long-range: "600:1200", warmup: 0, max-tokens: 2, stream: true,
+  rehydrate-populate-requests: 30, rehydrate-thrash-requests: 30, rehydrate-populate-concurrency: 2, rehydrate-thrash-concurrency: 2, no-progress: true}`))
+	runCmd(t, 0, capture, "campaign", plan("none", `{scenario: standard, prompt-set: long, long-range: "600:1200", requests: 40, warmup: 2,
+  concurrency: 1, max-tokens: 2, stream: true, no-progress: true}`))
+
+	verdicts := func(camp, phase string) map[float64]string {
+		out := filepath.Join(dir, "report-"+camp)
+		runCmd(t, 0, analyze, "report", filepath.Join(dir, "res", camp), "--out", out)
+		var sum struct {
+			Comparisons []struct {
+				Phase, Metric, Verdict string
+				Quantile               float64
+			}
+			Rehydrate []struct{ Arm, Verdict string }
+		}
+		js, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err := json.Unmarshal(js, &sum); err != nil {
+			t.Fatal(err)
+		}
+		v := map[float64]string{}
+		for _, c := range sum.Comparisons {
+			if c.Phase == phase && c.Metric == "ttft_ms" {
+				v[c.Quantile] = c.Verdict
+			}
+		}
+		if camp == "planted" {
+			for _, r := range sum.Rehydrate {
+				want := "gated"
+				if r.Arm == "B2" {
+					want = "rehydrate_observed"
+				}
+				if r.Verdict != want {
+					t.Errorf("planted: %s run rehydrate verdict %s; want %s", r.Arm, r.Verdict, want)
+				}
+			}
+		}
+		return v
+	}
+	if v := verdicts("planted", "replay"); v[0.5] != "better" {
+		t.Errorf("planted advantage: replay TTFT p50 verdict %q; want better (all: %v)", v[0.5], v)
+	}
+	if v := verdicts("none", "measure"); v[0.5] != "equivalent" && v[0.5] != "inconclusive" {
+		t.Errorf("no advantage: measure TTFT p50 verdict %q; want equivalent or inconclusive (all: %v)", v[0.5], v)
+	}
+}
