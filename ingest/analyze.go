@@ -187,7 +187,15 @@ func compare(ds *Dataset, opt Options, so stats.Options) []report.Comparison {
 			}
 			o := so
 			o.Stream = streamOf(Key{c.scenario, c.phase, opt.Baseline + ">" + opt.Candidate, c.conc}, mt.name)
-			for _, cmp := range stats.CompareQuantiles(br, cr, opt.Quantiles, failuresFor(base, mt.name), failuresFor(cand, mt.name), o) {
+			cmps := stats.CompareQuantiles(br, cr, opt.Quantiles, failuresFor(base, mt.name), failuresFor(cand, mt.name), o)
+			var ps []float64
+			for _, cmp := range cmps {
+				if cmp.Method != stats.MethodNone {
+					ps = append(ps, cmp.PValue)
+				}
+			}
+			holm := stats.HolmAdjust(ps)
+			for _, cmp := range cmps {
 				rc := report.Comparison{
 					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: mt.name, P: cmp.P,
 					Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value,
@@ -198,6 +206,8 @@ func compare(ds *Dataset, opt Options, so stats.Options) []report.Comparison {
 					rc.DeltaLo, rc.DeltaHi = ptr(cmp.DeltaLo), ptr(cmp.DeltaHi)
 					rc.RatioLo, rc.RatioHi = ptr(cmp.RatioLo), ptr(cmp.RatioHi)
 					rc.PValue = ptr(cmp.PValue)
+					rc.PHolm = ptr(holm[0])
+					holm = holm[1:]
 				}
 				out = append(out, rc)
 			}

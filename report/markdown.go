@@ -90,13 +90,13 @@ func comparisonsTable(b *bytes.Buffer, s *Summary) {
 	}
 	b.WriteString("## All comparisons\n\n")
 	b.WriteString("| scenario | phase | conc | metric | q | " + esc(s.Method.Baseline) + " | " + esc(s.Method.Candidate) +
-		" | delta [CI] | ratio [CI] | p | verdict | grade | method | flags |\n")
-	b.WriteString("|---|---|---:|---|---:|---:|---:|---|---|---:|---|---|---|---|\n")
+		" | delta [CI] | ratio [CI] | p | p (Holm) | verdict | grade | method | flags |\n")
+	b.WriteString("|---|---|---:|---|---:|---:|---:|---|---|---:|---:|---|---|---|---|\n")
 	for _, c := range s.Comparisons {
-		fmt.Fprintf(b, "| %s | %s | %d | %s | p%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(b, "| %s | %s | %d | %s | p%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			esc(c.Scenario), esc(c.Phase), c.Concurrency, esc(c.Metric), pct(c.P),
 			num(c.Baseline), num(c.Candidate), interval(c.Delta, c.DeltaLo, c.DeltaHi, true),
-			ratio(c.Ratio, c.RatioLo, c.RatioHi), pval(c.PValue), esc(c.Verdict), esc(c.Grade), esc(c.Method),
+			ratio(c.Ratio, c.RatioLo, c.RatioHi), pval(c.PValue), pval(c.PHolm), esc(c.Verdict), esc(c.Grade), esc(c.Method),
 			esc(strings.Join(c.Flags, ", ")))
 	}
 	b.WriteString("\n")

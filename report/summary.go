@@ -178,11 +178,14 @@ type Comparison struct {
 	RatioLo     *float64 `json:"ratio_lo"`
 	RatioHi     *float64 `json:"ratio_hi"`
 	PValue      *float64 `json:"p_value"`
-	Verdict     string   `json:"verdict"`
-	Grade       string   `json:"grade"`
-	Flags       []string `json:"flags"`
-	Reasons     []string `json:"reasons"`
-	Method      string   `json:"method"`
+	// PHolm is the Holm-adjusted p-value across the quantiles of the same
+	// scenario, phase, concurrency and metric (multiplicity).
+	PHolm   *float64 `json:"p_holm"`
+	Verdict string   `json:"verdict"`
+	Grade   string   `json:"grade"`
+	Flags   []string `json:"flags"`
+	Reasons []string `json:"reasons"`
+	Method  string   `json:"method"`
 }
 
 // Distribution is a sorted sample behind a plot.
