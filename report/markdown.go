@@ -199,6 +199,23 @@ func Markdown(s *Summary, plots []PlotRef) []byte {
 	if s.Method.Margin > 0 {
 		fmt.Fprintf(&b, "- Practical equivalence margin: ±%s%%.\n", pct(s.Method.Margin))
 	}
+	b.WriteString("- Comparisons: ratio and difference of the pooled quantiles with paired bootstrap replicates of both arms; from three runs per arm, widened to the union with a Welch interval on per-run log quantiles. p is the larger of the bootstrap and Welch p-values; p (Holm) adjusts across the quantiles of a row group. Failed requests are censored observations above the timeout.\n")
+	b.WriteString("- Latency metrics: TTFT is the first non-empty token of a stream (first byte without streaming); ITL is each request's mean gap between content chunks.\n\n")
+	b.WriteString("Minimum-sample rules and flags (t = requests beyond the quantile, n·(1−p); G = runs):\n\n")
+	b.WriteString("| flag | condition | effect |\n|---|---|---|\n")
+	for _, r := range [][3]string{
+		{"INSUFFICIENT\\_DATA", "t < 10 (p50: n < 20, p90: n < 100, p95: n < 200, p99: n < 1000)", "point estimate only; no interval, verdict `insufficient_data`"},
+		{"LOW\\_TAIL\\_COUNT", "10 ≤ t < 50", "interval shown; may under-cover by 2–3 points; not decision-grade"},
+		{"SINGLE\\_RUN", "G = 1", "interval reflects within-run sampling only"},
+		{"FEW\\_RUNS", "2 ≤ G < 5", "decision-grade needs G ≥ 3 per arm; 5 recommended"},
+		{"RUN\\_HETEROGENEITY", "Cochran's Q p < 0.10 across runs", "runs disagree; the run-level interval covers it from G = 3"},
+		{"RUN\\_LEVEL\\_UNAVAILABLE", "some run has fewer than 10 requests beyond the quantile", "two-stage interval only"},
+		{"WITHIN\\_RUN\\_CORRELATION", "lag-1 autocorrelation of exceedances > 0.1", "i.i.d. resampling within runs is optimistic"},
+		{"CENSORED\\_TAIL", "failures ≥ 0.1·t", "the quantile is biased low; not decision-grade"},
+		{"DISK\\_TIER\\_INACTIVE, NO\\_REHYDRATE, PAGE\\_CACHE\\_MASKING, CONTROL\\_CONTAMINATED, NO\\_TIER\\_EVIDENCE", "tier counter checks fail (see Rehydrate evidence)", "not decision-grade: the difference is not shown to come from the disk tier"},
+	} {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", r[0], r[1], r[2])
+	}
 	return b.Bytes()
 }
 
