@@ -161,7 +161,7 @@ func readRun(b Bundle, f Filter, tl *Timeline) (map[Key]*Series, error) {
 	path := filepath.Join(b.Dir, info.File)
 	out := map[Key]*Series{}
 	var rows int64
-	err := results.Scan(path, results.TableRequests, 8192, func(batch []results.Request) error {
+	err := results.Scan(path, results.TableRequests, 8192, func(batch []requestCols) error {
 		for i := range batch {
 			r := &batch[i]
 			rows++
@@ -193,7 +193,23 @@ func readRun(b Bundle, f Filter, tl *Timeline) (map[Key]*Series, error) {
 	return out, nil
 }
 
-func add(s *Series, r *results.Request) {
+// requestCols are the columns of the requests table analyze needs; the
+// reader decodes only these (the prompt text, ids and error messages are
+// never read), which keeps memory and time per row low.
+type requestCols struct {
+	Scenario       string  `parquet:"scenario"`
+	TierMode       string  `parquet:"tier_mode"`
+	Phase          string  `parquet:"phase"`
+	Concurrency    int32   `parquet:"concurrency"`
+	OutputTokens   *int64  `parquet:"output_tokens,optional"`
+	StartUnixNs    int64   `parquet:"start_unix_ns"`
+	TTFTNs         *int64  `parquet:"ttft_ns,optional"`
+	LatencyNs      int64   `parquet:"latency_ns"`
+	ChunkOffsetsNs []int64 `parquet:"chunk_offsets_ns,list"`
+	ErrorKind      string  `parquet:"error_kind"`
+}
+
+func add(s *Series, r *requestCols) {
 	s.Requests++
 	end := r.StartUnixNs + r.LatencyNs
 	if s.FirstStartNs == 0 || r.StartUnixNs < s.FirstStartNs {
