@@ -160,29 +160,23 @@ func readRun(b Bundle, f Filter, tl *Timeline) (map[Key]*Series, error) {
 	}
 	path := filepath.Join(b.Dir, info.File)
 	out := map[Key]*Series{}
-	var rows int64
-	err := results.Scan(path, results.TableRequests, 8192, func(batch []requestCols) error {
-		for i := range batch {
-			r := &batch[i]
-			rows++
-			if r.ErrorKind == "" && r.TTFTNs != nil && (len(f.Phases) == 0 || slices.Contains(f.Phases, r.Phase)) {
-				tl.add(TimePoint{TSec: float64(r.StartUnixNs-tl.StartNs) / 1e9, TTFTMs: float64(*r.TTFTNs) / 1e6, Phase: r.Phase})
-			}
-			if r.Phase == results.PhaseWarmup {
-				continue
-			}
-			if len(f.Phases) > 0 && !slices.Contains(f.Phases, r.Phase) {
-				continue
-			}
-			k := Key{Scenario: r.Scenario, Phase: r.Phase, TierMode: r.TierMode, Concurrency: int(r.Concurrency)}
-			s := out[k]
-			if s == nil {
-				s = &Series{RunID: b.Manifest.RunID}
-				out[k] = s
-			}
-			add(s, r)
+	rows, err := scanRequests(path, func(r *requestCols) {
+		if r.ErrorKind == "" && r.TTFTNs != nil && (len(f.Phases) == 0 || slices.Contains(f.Phases, r.Phase)) {
+			tl.add(TimePoint{TSec: float64(r.StartUnixNs-tl.StartNs) / 1e9, TTFTMs: float64(*r.TTFTNs) / 1e6, Phase: r.Phase})
 		}
-		return nil
+		if r.Phase == results.PhaseWarmup {
+			return
+		}
+		if len(f.Phases) > 0 && !slices.Contains(f.Phases, r.Phase) {
+			return
+		}
+		k := Key{Scenario: r.Scenario, Phase: r.Phase, TierMode: r.TierMode, Concurrency: int(r.Concurrency)}
+		s := out[k]
+		if s == nil {
+			s = &Series{RunID: b.Manifest.RunID}
+			out[k] = s
+		}
+		add(s, r)
 	})
 	if err != nil {
 		return nil, err

@@ -128,6 +128,50 @@ type TableReader[T any] struct {
 	Version int
 }
 
+// OpenParquet opens path as a Parquet file holding table at a known schema
+// version, for readers that read column chunks directly. The caller closes
+// the returned file. Panics inside the Parquet library are turned into
+// errors.
+func OpenParquet(path, table string) (pf *parquet.File, f *os.File, version int, err error) {
+	f, err = os.Open(path)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read %s: corrupt parquet file: %v", path, p)
+		}
+		if err != nil {
+			f.Close()
+			pf, f = nil, nil
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("stat %s: %w", path, err)
+	}
+	pf, err = parquet.OpenFile(f, st.Size())
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	version, err = checkVersion(pf, path, table)
+	return pf, f, version, err
+}
+
+func checkVersion(pf *parquet.File, path, table string) (int, error) {
+	got, _ := pf.Lookup(MetaTable)
+	if got != table {
+		return 0, fmt.Errorf("read %s: file holds table %q, want %q", path, got, table)
+	}
+	vs, _ := pf.Lookup(MetaSchemaVersion)
+	v, err := strconv.Atoi(vs)
+	if err != nil || !knownVersion(table, v) {
+		return 0, fmt.Errorf("read %s: %s %q of table %s (this build reads %v): %w",
+			path, MetaSchemaVersion, vs, table, KnownVersions[table], ErrUnknownVersion)
+	}
+	return v, nil
+}
+
 // OpenTable opens path and checks that it holds table at a known schema
 // version. Panics inside the Parquet library on corrupt files are turned
 // into errors.
@@ -153,15 +197,9 @@ func OpenTable[T any](path, table string) (tr *TableReader[T], err error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	got, _ := pf.Lookup(MetaTable)
-	if got != table {
-		return nil, fmt.Errorf("read %s: file holds table %q, want %q", path, got, table)
-	}
-	vs, _ := pf.Lookup(MetaSchemaVersion)
-	v, err := strconv.Atoi(vs)
-	if err != nil || !knownVersion(table, v) {
-		return nil, fmt.Errorf("read %s: %s %q of table %s (this build reads %v): %w",
-			path, MetaSchemaVersion, vs, table, KnownVersions[table], ErrUnknownVersion)
+	v, err := checkVersion(pf, path, table)
+	if err != nil {
+		return nil, err
 	}
 	r := parquet.NewGenericReader[T](pf)
 	return &TableReader[T]{path: path, f: f, r: r, Version: v}, nil
