@@ -71,6 +71,11 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 		s.Skipped = append(s.Skipped, report.SkippedRun{Path: k.Path, Reason: k.Reason})
 	}
 	s.ConfigDiffs = configDiffs(ds.Bundles)
+	// Comparisons first: they estimate both arms, and the group tables
+	// reuse those estimates so a row and its comparison show the same
+	// interval (and the work is not done twice).
+	var armEst map[armKey][]stats.Estimate
+	s.Comparisons, armEst = compare(ds, opt, so)
 	for _, g := range ds.Groups {
 		n, fails := g.Requests()
 		rg := report.Group{
@@ -84,9 +89,13 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 			}
 			sort.Float64s(pooled)
 			rm := report.Metric{Name: mt.name, N: len(pooled)}
-			o := so
-			o.Stream = streamOf(g.Key, mt.name)
-			for _, e := range stats.EstimateQuantiles(runsOf(g, mt.get), opt.Quantiles, failuresFor(g, mt.name), o) {
+			ests, ok := armEst[armKey{g.Key, mt.name}]
+			if !ok {
+				o := so
+				o.Stream = streamOf(g.Key, mt.name)
+				ests = stats.EstimateQuantiles(runsOf(g, mt.get), opt.Quantiles, failuresFor(g, mt.name), o)
+			}
+			for _, e := range ests {
 				rm.Quantiles = append(rm.Quantiles, quantileOf(e))
 			}
 			rg.Metrics = append(rg.Metrics, rm)
@@ -98,7 +107,6 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 		}
 		s.Groups = append(s.Groups, rg)
 	}
-	s.Comparisons = compare(ds, opt, so)
 	s.Rehydrate, s.PhaseIO, s.IOSeries = telemetrySummary(ds)
 	gradeWithEvidence(s, opt)
 	for _, tl := range ds.Timelines {
@@ -157,9 +165,17 @@ func quantileOf(e stats.Estimate) report.Quantile {
 
 func ptr(v float64) *float64 { return &v }
 
+// armKey identifies one arm's estimates of one metric in one group.
+type armKey struct {
+	key    Key
+	metric string
+}
+
 // compare pairs the candidate arm with the baseline arm in every
-// (scenario, phase, concurrency) where both exist.
-func compare(ds *Dataset, opt Options, so stats.Options) []report.Comparison {
+// (scenario, phase, concurrency) where both exist. It also returns each
+// compared arm's quantile estimates.
+func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, map[armKey][]stats.Estimate) {
+	est := map[armKey][]stats.Estimate{}
 	type cell struct {
 		scenario, phase string
 		conc            int
@@ -196,6 +212,8 @@ func compare(ds *Dataset, opt Options, so stats.Options) []report.Comparison {
 			}
 			holm := stats.HolmAdjust(ps)
 			for _, cmp := range cmps {
+				est[armKey{base.Key, mt.name}] = append(est[armKey{base.Key, mt.name}], cmp.Baseline)
+				est[armKey{cand.Key, mt.name}] = append(est[armKey{cand.Key, mt.name}], cmp.Candidate)
 				rc := report.Comparison{
 					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: mt.name, P: cmp.P,
 					Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value,
@@ -213,7 +231,7 @@ func compare(ds *Dataset, opt Options, so stats.Options) []report.Comparison {
 			}
 		}
 	}
-	return out
+	return out, est
 }
 
 // mergeDistributions pools distributions that share scenario, phase, arm and
