@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kvbench/results"
@@ -33,6 +34,8 @@ type GPUSampler struct {
 	cancel context.CancelFunc
 	wait   func() error
 	done   chan struct{}
+
+	rows atomic.Int64 // lines stored, for tests and progress
 
 	mu    sync.Mutex
 	phase string
@@ -94,6 +97,7 @@ func (s *GPUSampler) read(r io.Reader) {
 		}
 		row.RunID, row.SampleUnixNs, row.Phase, row.Point = s.runID, time.Now().UnixNano(), phase, PointInterval
 		s.out.put([]results.GPUSample{row})
+		s.rows.Add(1)
 	}
 	io.Copy(io.Discard, r) // let the process finish writing
 }
@@ -250,12 +254,21 @@ func (s *LogSampler) runtime(ctx context.Context, combined bool, args ...string)
 func (s *LogSampler) containerLogs(ctx context.Context, container, file, since string) {
 	res, err := s.runtime(ctx, true, "logs", "--timestamps", "--since", since, container)
 	if err != nil {
-		s.warn("%s: %v", container, err)
-		if len(res.Stdout) == 0 {
-			return
-		}
+		// The output is the runtime's complaint, not the container's log.
+		s.warn("%s: %v: %s", container, err, firstLine(string(res.Stdout)))
+		return
 	}
 	s.save(file, res)
+}
+
+// firstLine returns the first non-empty line of s, trimmed.
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return ""
 }
 
 // cufileLogs finds cufile*.log files in the container (find takes the
@@ -266,7 +279,8 @@ func (s *LogSampler) cufileLogs(ctx context.Context, container string) {
 		"-type", "f", "-name", "cufile*.log")
 	paths := strings.Fields(string(res.Stdout))
 	if err != nil && len(paths) == 0 {
-		s.warn("%s: looking for cuFile logs: %v", container, err)
+		s.warn("%s: looking for cuFile logs: %v: %s", container, err, firstLine(res.Stderr))
+		return
 	}
 	if len(paths) == 0 {
 		s.warn("%s: no cufile*.log in the container", container)
@@ -281,7 +295,7 @@ func (s *LogSampler) cufileLogs(ctx context.Context, container string) {
 		res, err := s.runtime(ctx, false, "exec", container, "cat", "--", p)
 		if err != nil {
 			if p != "/etc/cufile.json" {
-				s.warn("%s: %s: %v", container, p, err)
+				s.warn("%s: %s: %v: %s", container, p, err, firstLine(res.Stderr))
 			}
 			continue
 		}

@@ -214,7 +214,11 @@ func ContainerPID(ctx context.Context, cmds *Commands, name string) (int, string
 	for _, rt := range []string{"docker", "podman"} {
 		res, err := cmds.Run(ctx, 0, 4096, rt, "inspect", "-f", "{{.State.Pid}}", name)
 		if err != nil {
-			errs = append(errs, err.Error()+" "+strings.TrimSpace(res.Stderr))
+			msg := err.Error()
+			if l := firstLine(res.Stderr); l != "" {
+				msg += ": " + l
+			}
+			errs = append(errs, msg)
 			continue
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))

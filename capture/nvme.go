@@ -102,7 +102,11 @@ func (s *NVMeSampler) Mark(string, string) {}
 // Close implements Sampler: it takes the "post" SMART snapshot.
 func (s *NVMeSampler) Close() SamplerReport {
 	s.collect("post")
-	return SamplerReport{Warnings: s.warns, Facts: map[string]any{"nvme": s.facts}}
+	rep := SamplerReport{Warnings: s.warns}
+	if len(s.facts) > 0 {
+		rep.Facts = map[string]any{"nvme": s.facts}
+	}
+	return rep
 }
 
 func (s *NVMeSampler) warn(msg string) { s.warns = append(s.warns, msg) }

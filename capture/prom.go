@@ -204,6 +204,9 @@ func (s *PromSampler) scrapeAll(phase, point string) {
 
 func (s *PromSampler) scrapeOne(t PromTarget, phase, point string) {
 	res := scrape(s.ctx, s.client, t.URL, s.opts.Timeout)
+	if res.err != nil && s.ctx.Err() != nil {
+		return // cut short by Close: not the endpoint's failure
+	}
 	base := results.MetricSample{
 		RunID: s.runID, Source: t.Source, ScrapeUnixNs: res.start.UnixNano(),
 		ScrapeDurationNs: res.dur.Nanoseconds(), Phase: phase, Point: point,
@@ -472,6 +475,15 @@ func scrape(ctx context.Context, c *http.Client, url string, timeout time.Durati
 // an untyped body that ends with "# EOF") or delimited protobuf. A panic in
 // a parser is returned as an error. Families come back sorted by name; an
 // exposition without any sample is an error.
+//
+// Note: expfmt v0.73.1 decodes OpenMetrics with an ABNF parser that takes
+// about 25 ms per line (half a second for 20 lines, minutes for a real
+// scrape) and cannot be interrupted, so a scrape could overrun its timeout
+// by far. OpenMetrics is instead rewritten line by line into the classic
+// text format (openMetricsToText) and read by expfmt's text parser, which
+// yields the same families the library's decoder does (counters named
+// <family>_total). The Accept header asks for the text format first, so
+// this path is only taken by servers that insist on OpenMetrics.
 func parseExposition(body []byte, contentType string) (fams []*dto.MetricFamily, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -485,10 +497,10 @@ func parseExposition(body []byte, contentType string) (fams []*dto.MetricFamily,
 	format := expfmt.ResponseFormat(h)
 	ft := format.FormatType()
 	if ft == expfmt.TypeUnknown && bytes.HasSuffix(bytes.TrimRight(body, "\r\n\t "), []byte("# EOF")) {
-		format, ft = expfmt.FmtOpenMetrics_1_0_0, expfmt.TypeOpenMetrics
+		ft = expfmt.TypeOpenMetrics
 	}
 	switch ft {
-	case expfmt.TypeOpenMetrics, expfmt.TypeProtoDelim:
+	case expfmt.TypeProtoDelim:
 		dec := expfmt.NewDecoder(bytes.NewReader(body), format)
 		for {
 			mf := &dto.MetricFamily{}
@@ -497,15 +509,22 @@ func parseExposition(body []byte, contentType string) (fams []*dto.MetricFamily,
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("parse %s: %w", format, err)
+				return nil, fmt.Errorf("parse protobuf exposition: %w", err)
 			}
 			fams = append(fams, mf)
 		}
 	default:
+		what := "text exposition"
+		if ft == expfmt.TypeOpenMetrics {
+			what = "openmetrics exposition"
+			if body, err = openMetricsToText(body); err != nil {
+				return nil, fmt.Errorf("parse %s: %w", what, err)
+			}
+		}
 		p := expfmt.NewTextParser(model.UTF8Validation)
 		m, err := p.TextToMetricFamilies(bytes.NewReader(body))
 		if err != nil {
-			return nil, fmt.Errorf("parse text exposition: %w", err)
+			return nil, fmt.Errorf("parse %s: %w", what, err)
 		}
 		for _, mf := range m {
 			fams = append(fams, mf)
@@ -520,6 +539,103 @@ func parseExposition(body []byte, contentType string) (fams []*dto.MetricFamily,
 	}
 	sort.Slice(fams, func(i, j int) bool { return fams[i].GetName() < fams[j].GetName() })
 	return fams, nil
+}
+
+// openMetricsToText rewrites OpenMetrics 1.0 text into the classic text
+// format: counter families take their _total sample name, info families
+// their _info name and become gauges, stateset becomes gauge; UNIT and HELP
+// lines, _created samples, exemplars and timestamps (seconds in
+// OpenMetrics, milliseconds in text) are dropped; gaugehistogram and
+// unknown families stay untyped. The body must end with "# EOF".
+func openMetricsToText(body []byte) ([]byte, error) {
+	types := map[string]string{}
+	var out bytes.Buffer
+	out.Grow(len(body))
+	rest := body
+	lineNo := 0
+	for len(rest) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			line, rest = rest, nil
+		}
+		lineNo++
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] == '#' {
+			f := strings.Fields(string(line))
+			switch {
+			case len(f) == 2 && f[1] == "EOF":
+				return out.Bytes(), nil
+			case len(f) >= 4 && f[1] == "TYPE":
+				name, typ := f[2], f[3]
+				types[name] = typ
+				switch typ {
+				case "counter":
+					fmt.Fprintf(&out, "# TYPE %s_total counter\n", name)
+				case "info":
+					fmt.Fprintf(&out, "# TYPE %s_info gauge\n", name)
+				case "stateset", "gauge":
+					fmt.Fprintf(&out, "# TYPE %s gauge\n", name)
+				case "histogram", "summary":
+					fmt.Fprintf(&out, "# TYPE %s %s\n", name, typ)
+				}
+			}
+			continue
+		}
+		name, labels, tail, ok := splitSample(line)
+		if !ok {
+			return nil, fmt.Errorf("line %d: malformed sample %q", lineNo, line)
+		}
+		if base, found := strings.CutSuffix(name, "_created"); found {
+			switch types[base] {
+			case "counter", "histogram", "summary", "gaugehistogram":
+				continue
+			}
+		}
+		if i := bytes.Index(tail, []byte(" #")); i >= 0 { // exemplar
+			tail = tail[:i]
+		}
+		vals := strings.Fields(string(tail))
+		if len(vals) == 0 || len(vals) > 2 {
+			return nil, fmt.Errorf("line %d: want a value and an optional timestamp in %q", lineNo, line)
+		}
+		out.Write(line[:len(line)-len(tail)-len(labels)])
+		out.Write(labels)
+		out.WriteByte(' ')
+		out.WriteString(vals[0])
+		out.WriteByte('\n')
+	}
+	return nil, errors.New("data does not end with # EOF")
+}
+
+// splitSample splits an exposition sample line into the metric name, the
+// label block ("{...}" or empty, quotes and escapes respected) and the rest.
+func splitSample(line []byte) (name string, labels, tail []byte, ok bool) {
+	i := 0
+	for i < len(line) && line[i] != '{' && line[i] != ' ' && line[i] != '\t' {
+		i++
+	}
+	name = string(line[:i])
+	if i < len(line) && line[i] == '{' {
+		j, inQuote := i+1, false
+		for ; j < len(line); j++ {
+			c := line[j]
+			switch {
+			case inQuote && c == '\\':
+				j++
+			case c == '"':
+				inQuote = !inQuote
+			case !inQuote && c == '}':
+				return name, line[i : j+1], line[j+1:], name != "" || i == 0
+			}
+		}
+		return "", nil, nil, false
+	}
+	return name, nil, line[i:], name != ""
 }
 
 func typeName(t dto.MetricType) string {

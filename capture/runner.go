@@ -215,7 +215,7 @@ type runner struct {
 
 // runPhase runs one phase with its load model and returns its bounds.
 func (r *runner) runPhase(ph PhasePlan) results.Phase {
-	out := results.Phase{Name: ph.Name, Concurrency: ph.Concurrency, StartUnixNs: time.Now().UnixNano()}
+	out := results.Phase{Name: ph.Name, Concurrency: ph.Concurrency, RepeatIndex: ph.Repeat, StartUnixNs: time.Now().UnixNano()}
 	r.phase = &out
 	for _, s := range r.samplers {
 		s.Mark(ph.Name, PointStart)

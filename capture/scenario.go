@@ -204,6 +204,7 @@ type Plan struct {
 // all at once, separated by Think.
 type PhasePlan struct {
 	Name        string
+	Repeat      int // reuse_verify: which repetition of the set this phase is
 	Concurrency int
 	Rate        float64
 	Burstiness  float64
@@ -268,6 +269,7 @@ func BuildPlan(c *Config) (*Plan, error) {
 		for r := 0; r < c.ReuseRepeatCount; r++ {
 			p.closed(c, results.PhaseReuse, c.Concurrency, rp)
 			last := &p.Phases[len(p.Phases)-1]
+			last.Repeat = r
 			for i := range last.Requests {
 				last.Requests[i].RepeatIndex = r
 			}

@@ -338,7 +338,7 @@ func telemetrySummary(ds *Dataset) ([]report.Rehydrate, []report.PhaseIO, []repo
 		reh = append(reh, report.Rehydrate{RunID: j.RunID, Arm: j.Arm, Verdict: j.Verdict,
 			Evidence: nonNil(j.Evidence), Warnings: nonNil(j.Warnings), Flags: nonNil(j.Flags)})
 		for _, p := range rt.Phases {
-			row := report.PhaseIO{RunID: rt.RunID, Arm: rt.Arm, Phase: p.Phase, Seconds: p.Seconds, KVBM: p.KVBM}
+			row := report.PhaseIO{RunID: rt.RunID, Arm: rt.Arm, Phase: p.Phase, Repeat: p.Repeat, Seconds: p.Seconds, KVBM: p.KVBM}
 			if p.HaveDevice {
 				row.DeviceReadBytes, row.DeviceWriteBytes = ptr(p.DeviceReadBytes), ptr(p.DeviceWriteBytes)
 			}

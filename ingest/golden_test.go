@@ -32,7 +32,7 @@ func fixtureBundles(t *testing.T, root string) {
 		var phases []results.Phase
 		idx := 0
 		for pi, ph := range []string{"populate", "thrash", "replay"} {
-			p := results.Phase{Name: ph, StartUnixNs: start + int64(pi)*1e10, EndUnixNs: start + int64(pi+1)*1e10, Concurrency: 2}
+			p := results.Phase{Name: ph, StartUnixNs: start + int64(pi)*1e10, EndUnixNs: start + int64(pi+1)*1e10 - 1e6, Concurrency: 2}
 			for k := 0; k < 120; k++ {
 				med := 20.0
 				if ph == "replay" && arm == "B2" {

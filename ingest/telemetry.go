@@ -40,6 +40,7 @@ func roleOf(name string) string {
 // PhaseTelemetry holds one phase's counter deltas of one run.
 type PhaseTelemetry struct {
 	Phase   string
+	Repeat  int
 	Seconds float64
 	// KVBM counter deltas by role (blocks; tokens for matched_tokens);
 	// absent roles were not scraped.
@@ -78,11 +79,10 @@ type Point struct{ T, V float64 }
 func LoadTelemetry(b Bundle) (*RunTelemetry, error) {
 	m := b.Manifest
 	rt := &RunTelemetry{RunID: m.RunID, Arm: m.TierMode, KVMode: m.KVMode, StartNs: m.StartedUnixNs, Counters: map[string][]Point{}}
-	phaseIdx := map[string]int{}
 	for _, ph := range m.Phases {
-		phaseIdx[ph.Name] = len(rt.Phases)
-		rt.Phases = append(rt.Phases, PhaseTelemetry{Phase: ph.Name, Seconds: float64(ph.EndUnixNs-ph.StartUnixNs) / 1e9, KVBM: map[string]float64{}})
+		rt.Phases = append(rt.Phases, PhaseTelemetry{Phase: ph.Name, Repeat: ph.RepeatIndex, Seconds: float64(ph.EndUnixNs-ph.StartUnixNs) / 1e9, KVBM: map[string]float64{}})
 	}
+	phaseIdx := phaseWindows(m.Phases)
 	if err := loadMetrics(b, rt, phaseIdx); err != nil {
 		return nil, err
 	}
@@ -130,7 +130,24 @@ func (ps phaseSeries) deltas() map[int]float64 {
 	return out
 }
 
-func loadMetrics(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
+// phaseWindows attributes a sample to a phase by time, not by its phase
+// label (a scenario may repeat a phase name, as reuse_verify does): phase i
+// owns [start_i, start_i+1). The runner samples a phase's start boundary
+// after the phase starts and its end boundary before the next one starts,
+// so both boundary samples fall in the phase's window. Samples before the
+// first phase belong to none.
+func phaseWindows(phases []results.Phase) func(t int64) (int, bool) {
+	starts := make([]int64, len(phases))
+	for i, p := range phases {
+		starts[i] = p.StartUnixNs
+	}
+	return func(t int64) (int, bool) {
+		i := sort.Search(len(starts), func(i int) bool { return starts[i] > t }) - 1
+		return i, i >= 0
+	}
+}
+
+func loadMetrics(b Bundle, rt *RunTelemetry, phaseIdx func(int64) (int, bool)) error {
 	path, ok := tablePath(b, results.TableMetrics)
 	if !ok {
 		return nil
@@ -152,7 +169,7 @@ func loadMetrics(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
 			k := skey{r.Source, r.Name, r.Labels}
 			s := sample{t: r.ScrapeUnixNs, v: r.Value, point: r.Point}
 			all[k] = append(all[k], s)
-			ph, ok := phaseIdx[r.Phase]
+			ph, ok := phaseIdx(r.ScrapeUnixNs)
 			if !ok {
 				continue
 			}
@@ -204,7 +221,7 @@ func loadMetrics(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
 	return nil
 }
 
-func loadIO(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
+func loadIO(b Bundle, rt *RunTelemetry, phaseIdx func(int64) (int, bool)) error {
 	path, ok := tablePath(b, results.TableIO)
 	if !ok {
 		return nil
@@ -220,7 +237,7 @@ func loadIO(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
 			if r.Scope == results.IOScopeDevice {
 				dev[k] = append(dev[k], r)
 			}
-			ph, ok := phaseIdx[r.Phase]
+			ph, ok := phaseIdx(r.SampleUnixNs)
 			if !ok {
 				continue
 			}
@@ -283,7 +300,7 @@ func loadIO(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
 	return nil
 }
 
-func loadCacheDir(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
+func loadCacheDir(b Bundle, rt *RunTelemetry, phaseIdx func(int64) (int, bool)) error {
 	path, ok := tablePath(b, results.TableCacheDir)
 	if !ok {
 		return nil
@@ -291,7 +308,7 @@ func loadCacheDir(b Bundle, rt *RunTelemetry, phaseIdx map[string]int) error {
 	used := phaseSeries{}
 	err := results.Scan(path, results.TableCacheDir, 4096, func(rows []results.CacheDirSnapshot) error {
 		for _, r := range rows {
-			ph, ok := phaseIdx[r.Phase]
+			ph, ok := phaseIdx(r.SampleUnixNs)
 			if !ok || r.Error != "" {
 				continue
 			}

@@ -318,7 +318,7 @@ func ioSection(b *bytes.Buffer, s *Summary) {
 			files = fmt.Sprintf("+%d/-%d", *p.FilesCreated, *p.FilesRemoved)
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc(p.RunID), esc(p.Arm), esc(p.Phase), strconv.FormatFloat(p.Seconds, 'f', 1, 64),
+			esc(p.RunID), esc(p.Arm), esc(phaseName(p.Phase, p.Repeat)), strconv.FormatFloat(p.Seconds, 'f', 1, 64),
 			k("offload_d2h"), sumRoles(p.KVBM, "offload_h2d", "offload_d2d"), k("onboard_h2d"), sumRoles(p.KVBM, "onboard_d2d", "onboard_d2h"), k("matched_tokens"),
 			mibp(p.DeviceReadBytes), mibp(p.DeviceWriteBytes), mibp(p.ProcessReadBytes), mibp(p.ProcessWriteBytes), files)
 	}
@@ -344,4 +344,12 @@ func mibp(v *float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(*v/(1<<20), 'f', 1, 64)
+}
+
+// phaseName shows a repeated phase with its repeat index (reuse #2).
+func phaseName(name string, repeat int) string {
+	if name == "reuse" {
+		return fmt.Sprintf("%s #%d", name, repeat+1)
+	}
+	return name
 }

@@ -47,6 +47,7 @@ type PhaseIO struct {
 	RunID   string  `json:"run_id"`
 	Arm     string  `json:"arm"`
 	Phase   string  `json:"phase"`
+	Repeat  int     `json:"repeat_index"`
 	Seconds float64 `json:"seconds"`
 	// KVBM deltas by role: offload_d2h, offload_h2d, offload_d2d,
 	// onboard_h2d, onboard_d2d, onboard_d2h (blocks), matched_tokens.

@@ -1,0 +1,93 @@
+package ingest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"kvbench/results"
+)
+
+// TestTelemetryRepeatedPhases: reuse_verify repeats the phase name "reuse";
+// samples are attributed to repeats by time, with counter resets handled.
+func TestTelemetryRepeatedPhases(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "r")
+	os.MkdirAll(dir, 0o755)
+	var phases []results.Phase
+	for i := 0; i < 3; i++ {
+		phases = append(phases, results.Phase{Name: "reuse", RepeatIndex: i, StartUnixNs: int64(i+1) * 100, EndUnixNs: int64(i+1)*100 + 50})
+	}
+	mw, _ := results.NewTableWriter[results.MetricSample](dir, results.TableMetrics, 0)
+	iw, _ := results.NewTableWriter[results.IOSample](dir, results.TableIO, 0)
+	// matched tokens: 0 → 100 (repeat 0); 100 → 400 (repeat 1, with an
+	// interval sample); 450, then the server restarts (5), then 60
+	// (repeat 2: 5 counted after the reset, plus 55).
+	samples := []struct {
+		t int64
+		v float64
+	}{{101, 0}, {151, 100}, {201, 100}, {230, 250}, {251, 400}, {301, 450}, {320, 5}, {351, 60}}
+	for _, s := range samples {
+		mw.Write(results.MetricSample{RunID: "r", Source: "kvbm", ScrapeUnixNs: s.t, Phase: "reuse", Point: "x", Name: "kvbm_matched_tokens", Labels: "{}", Type: "counter", Value: s.v})
+		iw.Write(results.IOSample{RunID: "r", SampleUnixNs: s.t, Phase: "reuse", Scope: results.IOScopeDevice, Target: "nvme0n1", ReadBytes: int64(s.v) << 20})
+	}
+	mw.Write(results.MetricSample{RunID: "r", Source: "kvbm", ScrapeUnixNs: 160, ScrapeError: "connection refused"})
+	mw.Close()
+	iw.Close()
+	m := &results.Manifest{RunID: "r", TierMode: "B2", KVMode: "cpu_disk", StartedUnixNs: 90, Phases: phases,
+		Tables: map[string]results.TableInfo{results.TableMetrics: mw.Info(), results.TableIO: iw.Info()}}
+	rt, err := LoadTelemetry(Bundle{Dir: dir, Manifest: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float64{100, 300, 60}
+	for i, p := range rt.Phases {
+		if p.Repeat != i || p.KVBM["matched_tokens"] != want[i] {
+			t.Errorf("repeat %d: matched %v; want %v", p.Repeat, p.KVBM["matched_tokens"], want[i])
+		}
+		if !p.HaveDevice || p.DeviceReadBytes != want[i]*(1<<20) {
+			t.Errorf("repeat %d: device read %v", i, p.DeviceReadBytes)
+		}
+	}
+	if !rt.HaveKVBM || len(rt.Counters["matched_tokens"]) != len(samples) {
+		t.Errorf("series: have %v, %d points", rt.HaveKVBM, len(rt.Counters["matched_tokens"]))
+	}
+}
+
+func TestJudgeRehydrate(t *testing.T) {
+	ph := func(name string, kv map[string]float64, devRead float64) PhaseTelemetry {
+		return PhaseTelemetry{Phase: name, Seconds: 10, KVBM: kv, DeviceReadBytes: devRead, HaveDevice: devRead >= 0}
+	}
+	cases := []struct {
+		name, kv string
+		phases   []PhaseTelemetry
+		have     bool
+		verdict  string
+		flags    []string
+	}{
+		{"observed", "cpu_disk", []PhaseTelemetry{ph("populate", map[string]float64{"offload_h2d": 100}, 0),
+			ph("replay", map[string]float64{"onboard_d2d": 90, "matched_tokens": 2880}, 400<<20)}, true, RehydrateObserved, nil},
+		{"page cache", "cpu_disk", []PhaseTelemetry{ph("populate", map[string]float64{"offload_h2d": 100}, 0),
+			ph("replay", map[string]float64{"onboard_d2d": 90, "matched_tokens": 2880}, 1<<20)}, true, RehydrateObserved, []string{"PAGE_CACHE_MASKING"}},
+		{"gated", "cpu_disk", []PhaseTelemetry{ph("populate", map[string]float64{"offload_d2h": 100}, 0),
+			ph("replay", map[string]float64{"offload_d2h": 100}, 0)}, true, RehydrateGated, []string{"DISK_TIER_INACTIVE", "NO_REHYDRATE"}},
+		{"host only", "cpu_only", []PhaseTelemetry{ph("replay", map[string]float64{"onboard_h2d": 50, "matched_tokens": 1600}, 0)}, true, RehydrateNotObserved, nil},
+		{"contaminated control", "cpu_only", []PhaseTelemetry{ph("replay", map[string]float64{"onboard_h2d": 50, "matched_tokens": 1600}, 900<<20)}, true, RehydrateNotObserved, []string{"CONTROL_CONTAMINATED"}},
+		{"no counters", "cpu_disk", []PhaseTelemetry{ph("replay", map[string]float64{}, 0)}, false, RehydrateNoEvidence, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := JudgeRehydrate(&RunTelemetry{KVMode: c.kv, Phases: c.phases, HaveKVBM: c.have}, RehydrateOptions{})
+			if got.Verdict != c.verdict {
+				t.Errorf("verdict %s; want %s (evidence %v)", got.Verdict, c.verdict, got.Evidence)
+			}
+			if len(got.Flags) != len(c.flags) {
+				t.Fatalf("flags %v; want %v", got.Flags, c.flags)
+			}
+			for i := range c.flags {
+				if got.Flags[i] != c.flags[i] {
+					t.Errorf("flags %v; want %v", got.Flags, c.flags)
+				}
+			}
+		})
+	}
+}
