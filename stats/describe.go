@@ -1,0 +1,39 @@
+package stats
+
+import "strings"
+
+// describe holds the report wording of every flag and method (stats.md §8.5, §8.3).
+var describe = []struct{ key, text string }{
+	{FlagInsufficientData, "fewer than 10 requests beyond the quantile: point estimate only, no interval, no verdict"},
+	{FlagLowTailCount, "10–49 requests beyond the quantile: the interval may undercover by 2–3 points"},
+	{FlagSingleRun, "one run: the interval reflects within-run sampling only; run-to-run variation is unknown"},
+	{FlagFewRuns, "fewer than 5 runs: intervals are wide or (at 2 runs) known to undercover when runs differ"},
+	{FlagRunHeterogeneity, "runs differ more than within-run noise explains (Cochran's Q p < 0.10)"},
+	{FlagRunLevelUnavailable, "some run has fewer than 10 requests beyond the quantile (or a non-positive quantile): two-stage interval only"},
+	{FlagWithinRunCorrelation, "exceedances are autocorrelated within runs (lag-1 > 0.1): i.i.d. within-run resampling understates variance"},
+	{FlagCensoredTail, "failed requests are at least 10% of the tail: the quantile is biased low"},
+	{FlagNonFiniteDropped, "NaN or infinite values were ignored"},
+	{FlagEmptyRunDropped, "runs without values were ignored"},
+	{FlagNonPositive, "a quantile is zero or negative: log-scale intervals and ratios are unavailable"},
+	{FlagMaterial, "the whole ratio interval lies beyond 1 ± the practical margin"},
+	{FlagWithinMargin, "significant, but the whole ratio interval lies inside 1 ± the practical margin"},
+	{MethodIID, "percentile bootstrap of one run (exact order-statistic sampler)"},
+	{MethodTwoStage, "two-stage percentile bootstrap (runs, then requests within runs)"},
+	{MethodUnion, "union of the two-stage interval and a run-level t interval on per-run log quantiles"},
+	{MethodOrderStat, "distribution-free order-statistic interval (one run)"},
+	{MethodNone, "no interval"},
+}
+
+// Describe returns the report wording for a flag or an interval method, accepting the
+// "baseline:" and "candidate:" prefixes of Comparison.Flags; "" for unknown names.
+func Describe(name string) string {
+	if i := strings.IndexByte(name, ':'); i >= 0 {
+		name = name[i+1:]
+	}
+	for _, d := range describe {
+		if d.key == name {
+			return d.text
+		}
+	}
+	return ""
+}

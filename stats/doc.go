@@ -1,0 +1,29 @@
+// Package stats is the pure numerics stage of the pipeline (ingest → stats → report):
+// it turns per-run samples (requests nested in runs) into quantile estimates with
+// confidence intervals, compares a candidate configuration with a baseline, and
+// computes counter deltas and rates.
+//
+// The package does no I/O, no logging and reads no clock. Inputs are slices and an
+// Options struct with documented defaults; outputs are plain structs whose warnings
+// are data (Flags, Reasons). Randomness comes only from Options.Seed: every bootstrap
+// replicate block draws from its own PCG stream derived from (seed, stream, role,
+// quantile, block), so results are identical for a given seed whatever GOMAXPROCS is.
+//
+// Method (see ../shared/reference/stats.md §8):
+//   - Quantiles are Hyndman–Fan type 7 (numpy's default "linear", R's default) computed
+//     with numpy's lerp, so values are bit-identical with numpy.
+//   - One run: percentile bootstrap with the exact O(1)-per-replicate order-statistic
+//     sampler (flag SINGLE_RUN); the distribution-free order-statistic interval is
+//     available as OrderStatInterval and as Options.SingleRunOrderStat.
+//   - Two runs: two-stage bootstrap (runs with replacement, then requests with
+//     replacement within each chosen run), flag FEW_RUNS, Cochran's Q heterogeneity test.
+//   - Three or more runs: the hull (union) of the two-stage interval and a run-level t
+//     interval on per-run log quantiles.
+//   - Comparisons pair bootstrap replicates of both arms, add a run-level Welch part when
+//     both arms have at least three runs, and report a verdict with a practical margin
+//     and a grade (decision-grade or provisional) with reasons.
+//
+// The two-stage replicates are drawn exactly (same distribution as multinomial counts
+// over the pooled sorted data) in O(G·log N) per replicate with a binomial bridge over
+// the pooled order, so 10 000 resamples of millions of requests are cheap.
+package stats
