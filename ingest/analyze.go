@@ -3,6 +3,7 @@ package ingest
 import (
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 
 	"kvbench/report"
@@ -105,6 +106,14 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 				})
 			}
 		}
+		for _, rm := range runMetrics {
+			e := stats.RunMean(perRun(g, rm.get), so)
+			m := report.RunMetric{Name: rm.name, Mean: e.Value, PerRun: e.PerRun, Method: e.Method, Flags: append([]string{}, e.Flags...)}
+			if e.Method != stats.MethodNone {
+				m.Lo, m.Hi = ptr(e.Lo), ptr(e.Hi)
+			}
+			rg.RunMetrics = append(rg.RunMetrics, m)
+		}
 		s.Groups = append(s.Groups, rg)
 	}
 	s.Rehydrate, s.PhaseIO, s.IOSeries = telemetrySummary(ds)
@@ -123,6 +132,31 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 	}
 	mergeDistributions(s)
 	return s
+}
+
+// runMetrics are computed once per run and compared over runs.
+var runMetrics = []struct {
+	name string
+	get  func(*Series) (float64, bool)
+}{
+	{"throughput_rps", func(s *Series) (float64, bool) {
+		w := float64(s.LastEndNs-s.FirstStartNs) / 1e9
+		return float64(s.Requests-s.Failures) / w, w > 0
+	}},
+	{"output_tokens_per_s", func(s *Series) (float64, bool) {
+		w := float64(s.LastEndNs-s.FirstStartNs) / 1e9
+		return float64(s.OutputTokens) / w, w > 0 && s.OutputTokens > 0
+	}},
+}
+
+func perRun(g *Group, get func(*Series) (float64, bool)) []float64 {
+	var out []float64
+	for _, r := range g.Runs {
+		if v, ok := get(r); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // runsOf returns a metric's per-run samples of a group.
@@ -215,7 +249,7 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 				est[armKey{base.Key, mt.name}] = append(est[armKey{base.Key, mt.name}], cmp.Baseline)
 				est[armKey{cand.Key, mt.name}] = append(est[armKey{cand.Key, mt.name}], cmp.Candidate)
 				rc := report.Comparison{
-					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: mt.name, P: cmp.P,
+					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: mt.name, P: cmp.P, Statistic: "p" + pctString(cmp.P),
 					Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value,
 					Delta: cmp.Delta, Ratio: cmp.Ratio, Verdict: cmp.Verdict, Grade: cmp.Grade,
 					Flags: append([]string{}, cmp.Flags...), Reasons: append([]string{}, cmp.Reasons...), Method: cmp.Method,
@@ -230,9 +264,30 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 				out = append(out, rc)
 			}
 		}
+		for _, rm := range runMetrics {
+			bv, cv := perRun(base, rm.get), perRun(cand, rm.get)
+			if len(bv) == 0 || len(cv) == 0 {
+				continue
+			}
+			o := so
+			o.HigherIsBetter = true
+			cmp := stats.CompareRunMeans(bv, cv, o)
+			rc := report.Comparison{Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: rm.name, Statistic: "mean",
+				Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value, Delta: cmp.Delta, Ratio: cmp.Ratio,
+				Verdict: cmp.Verdict, Grade: cmp.Grade, Flags: nonNil(cmp.Flags), Reasons: nonNil(cmp.Reasons), Method: cmp.Method}
+			if cmp.Method != stats.MethodNone {
+				rc.DeltaLo, rc.DeltaHi = ptr(cmp.DeltaLo), ptr(cmp.DeltaHi)
+				rc.RatioLo, rc.RatioHi = ptr(cmp.RatioLo), ptr(cmp.RatioHi)
+				rc.PValue = ptr(cmp.PValue)
+			}
+			out = append(out, rc)
+		}
 	}
 	return out, est
 }
+
+// pctString formats 0.99 as "99".
+func pctString(p float64) string { return strconv.FormatFloat(p*100, 'f', -1, 64) }
 
 // mergeDistributions pools distributions that share scenario, phase, arm and
 // metric (different concurrencies), so the CDF plot has one line per arm.

@@ -89,12 +89,12 @@ func comparisonsTable(b *bytes.Buffer, s *Summary) {
 		return
 	}
 	b.WriteString("## All comparisons\n\n")
-	b.WriteString("| scenario | phase | conc | metric | q | " + esc(s.Method.Baseline) + " | " + esc(s.Method.Candidate) +
+	b.WriteString("| scenario | phase | conc | metric | statistic | " + esc(s.Method.Baseline) + " | " + esc(s.Method.Candidate) +
 		" | delta [CI] | ratio [CI] | p | p (Holm) | verdict | grade | method | flags |\n")
-	b.WriteString("|---|---|---:|---|---:|---:|---:|---|---|---:|---:|---|---|---|---|\n")
+	b.WriteString("|---|---|---:|---|---|---:|---:|---|---|---:|---:|---|---|---|---|\n")
 	for _, c := range s.Comparisons {
-		fmt.Fprintf(b, "| %s | %s | %d | %s | p%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc(c.Scenario), esc(c.Phase), c.Concurrency, esc(c.Metric), pct(c.P),
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			esc(c.Scenario), esc(c.Phase), c.Concurrency, esc(c.Metric), esc(c.Statistic),
 			num(c.Baseline), num(c.Candidate), interval(c.Delta, c.DeltaLo, c.DeltaHi, true),
 			ratio(c.Ratio, c.RatioLo, c.RatioHi), pval(c.PValue), pval(c.PHolm), esc(c.Verdict), esc(c.Grade), esc(c.Method),
 			esc(strings.Join(c.Flags, ", ")))
@@ -184,6 +184,8 @@ func Markdown(s *Summary, plots []PlotRef) []byte {
 	comparisonsTable(&b, s)
 	rehydrateSection(&b, s)
 	ioSection(&b, s)
+
+	throughputSection(&b, s)
 
 	if len(plots) > 0 {
 		b.WriteString("## Plots\n\n")
@@ -352,4 +354,30 @@ func phaseName(name string, repeat int) string {
 		return fmt.Sprintf("%s #%d", name, repeat+1)
 	}
 	return name
+}
+
+// throughputSection lists run-level throughput per group.
+func throughputSection(b *bytes.Buffer, s *Summary) {
+	var rows []string
+	for _, g := range s.Groups {
+		for _, m := range g.RunMetrics {
+			iv := num(m.Mean)
+			if m.Lo != nil && m.Hi != nil {
+				iv += " [" + num(*m.Lo) + ", " + num(*m.Hi) + "]"
+			}
+			per := make([]string, len(m.PerRun))
+			for i, v := range m.PerRun {
+				per[i] = num(v)
+			}
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s |", esc(g.Scenario), esc(g.Phase), esc(g.Arm),
+				g.Concurrency, esc(m.Name), g.NRuns, iv, strings.Join(per, ", ")))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Throughput\n\n")
+	b.WriteString("Per run: successful requests (or output tokens) over the span from the phase's first request start to its last response; mean over runs with a t interval.\n\n")
+	b.WriteString("| scenario | phase | arm | conc | metric | runs | mean [95% CI] | per run |\n|---|---|---|---:|---|---:|---|---|\n")
+	b.WriteString(strings.Join(rows, "\n") + "\n\n")
 }

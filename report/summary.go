@@ -143,6 +143,20 @@ type Group struct {
 	NRequests   int      `json:"n_requests"`
 	NErrors     int      `json:"n_errors"`
 	Metrics     []Metric `json:"metrics"`
+	// RunMetrics are run-level metrics (one value per run): throughput.
+	RunMetrics []RunMetric `json:"run_metrics"`
+}
+
+// RunMetric is a run-level metric: its per-run values and their mean with
+// a t interval over runs (null with one run).
+type RunMetric struct {
+	Name   string    `json:"name"` // throughput_rps, output_tokens_per_s
+	Mean   float64   `json:"mean"`
+	Lo     *float64  `json:"lo"`
+	Hi     *float64  `json:"hi"`
+	PerRun []float64 `json:"per_run"`
+	Method string    `json:"method"`
+	Flags  []string  `json:"flags"`
 }
 
 // Metric is one metric of a group with its quantile estimates.
@@ -165,20 +179,23 @@ type Quantile struct {
 
 // Comparison is candidate vs baseline for one metric and quantile.
 type Comparison struct {
-	Scenario    string   `json:"scenario"`
-	Phase       string   `json:"phase"`
-	Concurrency int      `json:"concurrency"`
-	Metric      string   `json:"metric"`
-	P           float64  `json:"quantile"`
-	Baseline    float64  `json:"baseline"`
-	Candidate   float64  `json:"candidate"`
-	Delta       float64  `json:"delta"`
-	DeltaLo     *float64 `json:"delta_lo"`
-	DeltaHi     *float64 `json:"delta_hi"`
-	Ratio       float64  `json:"ratio"`
-	RatioLo     *float64 `json:"ratio_lo"`
-	RatioHi     *float64 `json:"ratio_hi"`
-	PValue      *float64 `json:"p_value"`
+	Scenario    string  `json:"scenario"`
+	Phase       string  `json:"phase"`
+	Concurrency int     `json:"concurrency"`
+	Metric      string  `json:"metric"`
+	P           float64 `json:"quantile"`
+	// Statistic names what is compared: p50 ... p99, or mean for
+	// run-level metrics (quantile is 0 then).
+	Statistic string   `json:"statistic"`
+	Baseline  float64  `json:"baseline"`
+	Candidate float64  `json:"candidate"`
+	Delta     float64  `json:"delta"`
+	DeltaLo   *float64 `json:"delta_lo"`
+	DeltaHi   *float64 `json:"delta_hi"`
+	Ratio     float64  `json:"ratio"`
+	RatioLo   *float64 `json:"ratio_lo"`
+	RatioHi   *float64 `json:"ratio_hi"`
+	PValue    *float64 `json:"p_value"`
 	// PHolm is the Holm-adjusted p-value across the quantiles of the same
 	// scenario, phase, concurrency and metric (multiplicity).
 	PHolm   *float64 `json:"p_holm"`
