@@ -24,7 +24,7 @@ func fixture() *Summary {
 		Skipped: []SkippedRun{{Path: "x/y", Reason: "incomplete bundle"}},
 		Groups: []Group{{Scenario: "standard", Phase: "measure", Arm: "B1", Concurrency: 4, NRuns: 1, NRequests: 10, NErrors: 0,
 			Metrics: []Metric{{Name: "ttft_ms", N: 10, Quantiles: []Quantile{{P: 0.5, Value: 12.345, Lo: f(11), Hi: f(13.5)}, {P: 0.99, Value: 40, Flags: []string{"INSUFFICIENT_DATA"}}}}}}},
-		Comparisons: []Comparison{{Scenario: "standard", Phase: "measure", Concurrency: 4, Metric: "ttft_ms", P: 0.5, Baseline: 12.345, Candidate: 10,
+		Comparisons: []Comparison{{Scenario: "standard", Phase: "measure", Concurrency: 4, Metric: "ttft_ms", P: 0.5, Statistic: "p50", Baseline: 12.345, Candidate: 10,
 			Delta: -2.345, DeltaLo: f(-3), DeltaHi: f(-1), Ratio: 0.81, RatioLo: f(0.75), RatioHi: f(0.9), Verdict: "better", Grade: "provisional"}},
 	}
 }
