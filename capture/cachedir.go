@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -55,6 +56,8 @@ func (s *CacheDirSampler) Open(dir, runID string) error {
 }
 
 // Mark implements Sampler. It is called from the runner's goroutine only.
+// The first listed snapshot reports no churn (there is nothing to compare
+// with); a missing directory counts as an empty listing.
 func (s *CacheDirSampler) Mark(phase, point string) {
 	row, files := SnapshotDir(s.dir, s.maxFiles)
 	row.RunID, row.Phase, row.Point = s.runID, phase, point
@@ -78,8 +81,9 @@ func (s *CacheDirSampler) Mark(phase, point string) {
 }
 
 // SnapshotDir lists dir recursively and reads its filesystem's usage. The
-// returned set is nil when the listing failed; row.Error says why (a
-// missing directory is not fatal: KVBM creates it when it starts).
+// returned set is nil when the listing failed; row.Error says why. A
+// missing directory is an empty listing with row.Error set (KVBM creates
+// it when it starts).
 func SnapshotDir(dir string, maxFiles int) (results.CacheDirSnapshot, map[fileKey]struct{}) {
 	row := results.CacheDirSnapshot{SampleUnixNs: time.Now().UnixNano(), Dir: dir}
 	var st syscall.Statfs_t
@@ -128,6 +132,11 @@ func SnapshotDir(dir string, maxFiles int) (results.CacheDirSnapshot, map[fileKe
 	case err == errStop:
 		row.Error = err.Error()
 		return row, nil
+	case errors.Is(err, fs.ErrNotExist) && len(files) == 0:
+		// Not created yet: an empty listing, so that the files of the
+		// next snapshot count as created.
+		row.Error = fmt.Sprintf("%s does not exist", dir)
+		return row, files
 	case err != nil:
 		row.Error = fmt.Sprintf("list %s: %v", dir, unwrapPath(err))
 		return row, nil

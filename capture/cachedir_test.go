@@ -51,8 +51,8 @@ func TestCacheDirChurn(t *testing.T) {
 		errSub                         string
 	}
 	for i, w := range []want{
-		{0, 0, 0, 0, "no such file"},
-		{3, 8292, 0, 0, ""}, // first listing: nothing to compare with
+		{0, 0, 0, 0, "does not exist"},
+		{3, 8292, 3, 0, ""}, // a missing directory counts as empty
 		{4, 4198, 2, 1, ""},
 		{4, 4198, 0, 0, ""},
 	} {

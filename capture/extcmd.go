@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kvbench/results"
@@ -167,7 +168,7 @@ func (c *Commands) Stream(ctx context.Context, name string, args ...string) (io.
 		if cmd.ProcessState != nil {
 			rec.ExitCode = cmd.ProcessState.ExitCode()
 		}
-		rec.Stderr, rec.StdoutBytes = errb.buf.String(), cr.n
+		rec.Stderr, rec.StdoutBytes = errb.buf.String(), cr.n.Load()
 		if ctx.Err() != nil {
 			// Stopped by us: a signal exit is the expected end.
 			err = nil
@@ -233,14 +234,16 @@ func (w *capWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// countReader counts bytes read; the count may be read while another
+// goroutine reads.
 type countReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 

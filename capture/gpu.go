@@ -112,12 +112,17 @@ func (s *GPUSampler) Mark(phase, _ string) {
 
 // Close implements Sampler.
 func (s *GPUSampler) Close() SamplerReport {
-	s.cancel()
-	<-s.done
 	rep := SamplerReport{Tables: map[string]results.TableInfo{}}
+	if s.out == nil {
+		return rep
+	}
+	s.cancel()
+	// Wait closes the pipe once the process is gone, so the reader ends
+	// even if something else still held the pipe open.
 	if err := s.wait(); err != nil {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("gpu: %v", err))
 	}
+	<-s.done
 	info, err := s.out.close()
 	if err != nil {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("gpu: %v", err))
@@ -222,7 +227,7 @@ func (s *LogSampler) Mark(string, string) {}
 // Close implements Sampler: it collects the logs.
 func (s *LogSampler) Close() SamplerReport {
 	ctx := context.Background()
-	since := strconv.FormatInt(s.since.Unix(), 10)
+	since := s.since.UTC().Format(time.RFC3339)
 	if c := s.opts.Container; c != "" {
 		s.containerLogs(ctx, c, "container_"+c+".log", since)
 		s.cufileLogs(ctx, c)

@@ -471,6 +471,9 @@ func (s *IOSampler) warn(key, msg string) {
 
 // Close implements Sampler.
 func (s *IOSampler) Close() SamplerReport {
+	if s.out == nil {
+		return SamplerReport{Warnings: s.warns}
+	}
 	s.cancel()
 	s.wg.Wait()
 	rep := SamplerReport{Tables: map[string]results.TableInfo{}}

@@ -93,6 +93,7 @@ type PromSampler struct {
 	state   map[string]*targetState
 	warns   []string
 	snapCut map[string]bool
+	snapN   map[string]int // snapshot file stem → times written
 }
 
 type targetState struct {
@@ -138,7 +139,7 @@ func NewPromSampler(opts PromOptions) (*PromSampler, error) {
 	if c == nil {
 		c = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	s := &PromSampler{opts: opts, client: c, state: map[string]*targetState{}, snapCut: map[string]bool{}}
+	s := &PromSampler{opts: opts, client: c, state: map[string]*targetState{}, snapCut: map[string]bool{}, snapN: map[string]int{}}
 	for _, t := range opts.Targets {
 		s.state[t.Source] = &targetState{url: t.URL, kvbmFamilies: map[string]bool{}, inventory: map[string]*invEntry{}}
 	}
@@ -219,7 +220,7 @@ func (s *PromSampler) scrapeOne(t PromTarget, phase, point string) {
 	} else {
 		rows = familyRows(base, res.fams)
 	}
-	s.record(t, res, rows)
+	s.record(t, res)
 	s.out.put(rows)
 	if s.opts.Snapshot && point != PointInterval && res.body != nil {
 		s.writeSnapshot(t.Source, phase, point, res.body)
@@ -227,7 +228,7 @@ func (s *PromSampler) scrapeOne(t PromTarget, phase, point string) {
 }
 
 // record updates the per-target counters, KVBM detection and inventory.
-func (s *PromSampler) record(t PromTarget, res scrapeResult, rows []results.MetricSample) {
+func (s *PromSampler) record(t PromTarget, res scrapeResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state[t.Source]
@@ -279,7 +280,17 @@ func (s *PromSampler) writeSnapshot(source, phase, point string, body []byte) {
 		}
 		s.mu.Unlock()
 	}
-	name := fmt.Sprintf("metrics_%s_%s_%s.prom", source, fileSafe(phase), point)
+	// A phase name can repeat (reuse_verify replays "reuse"): later
+	// occurrences get _2, _3, ... instead of overwriting the first.
+	stem := fmt.Sprintf("metrics_%s_%s_%s", source, fileSafe(phase), point)
+	s.mu.Lock()
+	s.snapN[stem]++
+	n := s.snapN[stem]
+	s.mu.Unlock()
+	name := stem + ".prom"
+	if n > 1 {
+		name = fmt.Sprintf("%s_%d.prom", stem, n)
+	}
 	if err := results.WriteFileAtomic(filepath.Join(s.dir, name), body); err != nil {
 		s.mu.Lock()
 		s.warns = append(s.warns, fmt.Sprintf("prometheus: snapshot %s: %v", name, err))
@@ -289,6 +300,9 @@ func (s *PromSampler) writeSnapshot(source, phase, point string, body []byte) {
 
 // Close implements Sampler.
 func (s *PromSampler) Close() SamplerReport {
+	if s.out == nil {
+		return SamplerReport{}
+	}
 	s.cancel()
 	s.wg.Wait()
 	rep := SamplerReport{Tables: map[string]results.TableInfo{}}

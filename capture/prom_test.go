@@ -419,8 +419,9 @@ func TestPromSnapshots(t *testing.T) {
 	}
 	s.Mark("populate", PointStart)
 	s.Mark("populate", PointEnd)
+	s.Mark("populate", PointStart) // a repeated phase name keeps both snapshots
 	rep := s.Close()
-	for _, name := range []string{"metrics_frontend_populate_start.prom", "metrics_frontend_populate_end.prom"} {
+	for _, name := range []string{"metrics_frontend_populate_start.prom", "metrics_frontend_populate_end.prom", "metrics_frontend_populate_start_2.prom"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatalf("snapshot %s: %v", name, err)
@@ -469,5 +470,25 @@ func TestNewPromSamplerRejects(t *testing.T) {
 		if _, err := NewPromSampler(PromOptions{Targets: tc.targets}); err == nil {
 			t.Errorf("%s: NewPromSampler accepted %v", tc.name, tc.targets)
 		}
+	}
+}
+
+func BenchmarkParseExposition(b *testing.B) {
+	for _, tc := range []struct{ name, file, ct string }{
+		{"text", "exposition/dynamo_kvbm.prom", ctText},
+		{"openmetrics", "exposition/openmetrics.txt", ctOM},
+	} {
+		body := readFixture(b, tc.file)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				fams, err := parseExposition(body, tc.ct)
+				if err != nil {
+					b.Fatal(err)
+				}
+				familyRows(results.MetricSample{}, fams)
+			}
+		})
 	}
 }

@@ -117,13 +117,27 @@ type sample struct {
 	point string
 }
 
+// deltas returns each phase's counter increase. A phase's baseline is the
+// last sample of the phase before it (when there is one), not its own
+// start sample: work queued in one phase that lands between that phase's
+// end sample and the next phase's start sample (disk writes after KVBM
+// enqueued them) is then counted in the next phase instead of in none.
 func (ps phaseSeries) deltas() map[int]float64 {
-	out := map[int]float64{}
+	phases := make([]int, 0, len(ps))
 	for ph, ss := range ps {
 		sort.SliceStable(ss, func(i, j int) bool { return ss[i].t < ss[j].t })
-		vals := make([]float64, len(ss))
-		for i, s := range ss {
-			vals[i] = s.v
+		phases = append(phases, ph)
+	}
+	sort.Ints(phases)
+	out := map[int]float64{}
+	for _, ph := range phases {
+		ss := ps[ph]
+		vals := make([]float64, 0, len(ss)+1)
+		if prev, ok := ps[ph-1]; ok && len(prev) > 0 {
+			vals = append(vals, prev[len(prev)-1].v)
+		}
+		for _, s := range ss {
+			vals = append(vals, s.v)
 		}
 		out[ph] = stats.CounterDelta(vals)
 	}

@@ -20,8 +20,9 @@ func TestTelemetryRepeatedPhases(t *testing.T) {
 	mw, _ := results.NewTableWriter[results.MetricSample](dir, results.TableMetrics, 0)
 	iw, _ := results.NewTableWriter[results.IOSample](dir, results.TableIO, 0)
 	// matched tokens: 0 → 100 (repeat 0); 100 → 400 (repeat 1, with an
-	// interval sample); 450, then the server restarts (5), then 60
-	// (repeat 2: 5 counted after the reset, plus 55).
+	// interval sample); 450 (the 50 that landed between repeats counts in
+	// repeat 2), then the server restarts (5), then 60: repeat 2 = 50 + 5 +
+	// 55.
 	samples := []struct {
 		t int64
 		v float64
@@ -39,7 +40,7 @@ func TestTelemetryRepeatedPhases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []float64{100, 300, 60}
+	want := []float64{100, 300, 110}
 	for i, p := range rt.Phases {
 		if p.Repeat != i || p.KVBM["matched_tokens"] != want[i] {
 			t.Errorf("repeat %d: matched %v; want %v", p.Repeat, p.KVBM["matched_tokens"], want[i])

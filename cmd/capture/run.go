@@ -178,6 +178,8 @@ func addRunFlags(f *pflag.FlagSet, o *runOptions) {
 	f.BoolVar(&o.noProgress, "no-progress", false, "no live progress display")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the client to this file")
 	f.MarkHidden("cpuprofile")
+	tele := addTelemetryFlags(f)
+	o.hooks = append(o.hooks, func(cfg *capture.Config) (err error) { cfg.Samplers, err = tele.samplers(cfg); return err })
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
