@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
-	root.AddCommand(newRunCmd(), newSimCmd(), newCampaignCmd(), newSmokeCmd())
+	root.AddCommand(newRunCmd(), newSimCmd(), newCampaignCmd(), newSmokeCmd(), newHealthCmd(), newInventoryCmd())
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
