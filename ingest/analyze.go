@@ -393,6 +393,9 @@ func telemetrySummary(ds *Dataset) ([]report.Rehydrate, []report.PhaseIO, []repo
 		reh = append(reh, report.Rehydrate{RunID: j.RunID, Arm: j.Arm, Verdict: j.Verdict,
 			Evidence: nonNil(j.Evidence), Warnings: nonNil(j.Warnings), Flags: nonNil(j.Flags)})
 		for _, p := range rt.Phases {
+			if len(p.KVBM) == 0 && !p.HaveDevice && !p.HaveProcess && !p.HaveCacheDir {
+				continue // nothing was sampled in this phase
+			}
 			row := report.PhaseIO{RunID: rt.RunID, Arm: rt.Arm, Phase: p.Phase, Repeat: p.Repeat, Seconds: p.Seconds, KVBM: p.KVBM}
 			if p.HaveDevice {
 				row.DeviceReadBytes, row.DeviceWriteBytes = ptr(p.DeviceReadBytes), ptr(p.DeviceWriteBytes)
