@@ -172,6 +172,18 @@ func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outco
 		}
 	}
 	cal.MaxRelError = st.maxRelErr
+	if st.maxRelErr != nil && *st.maxRelErr > 0.02 {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("prompt sizes missed their token targets by up to %.1f%% (goal ±2%%): see calibration in the manifest", 100**st.maxRelErr))
+	}
+	if st.repeated > 0 {
+		msg := fmt.Sprintf("reuse_verify: %d of %d repeated requests returned a different text than the first time", st.textMismatch, st.repeated)
+		if st.textMismatch > 0 {
+			msg += " (not deterministic: check temperature, seed and stop settings)"
+		}
+		m.Warnings = append(m.Warnings, msg)
+	} else if cfg.Scenario == "reuse_verify" && !cfg.StoreResponses {
+		m.Warnings = append(m.Warnings, "reuse_verify: pass --store-responses to check that repeated requests get identical answers")
+	}
 	m.Interrupted = ctx.Err() != nil
 	var warn []string
 	m.Valid, m.InvalidReasons, warn = validity(cfg, plan, st, m.Interrupted)

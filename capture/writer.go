@@ -23,6 +23,10 @@ type recordWriter struct {
 	lagT int64 // ns; starts later than this count as late
 
 	measured map[string]int64 // prompt id → usage.prompt_tokens
+	// texts holds, for reuse_verify with --store-responses, the hash of the
+	// first response text per prompt, to check that identical requests at
+	// temperature 0 got identical answers.
+	texts map[string][32]byte
 }
 
 // writerStats summarises what was written, for validity.
@@ -30,6 +34,7 @@ type writerStats struct {
 	requests, failed, preflight, canceled int
 	lateStarts                            int
 	maxLagNs                              int64
+	repeated, textMismatch                int
 	maxRelErr                             *float64
 	tables                                map[string]results.TableInfo
 }
@@ -70,6 +75,20 @@ func (w *recordWriter) loop() {
 		if r.PromptTokens != nil {
 			if _, ok := w.measured[r.PromptID]; !ok {
 				w.measured[r.PromptID] = *r.PromptTokens
+			}
+		}
+		if r.Phase == results.PhaseReuse && r.ErrorKind == "" && r.ResponseText != "" {
+			h := sha256.Sum256([]byte(r.ResponseText))
+			if w.texts == nil {
+				w.texts = map[string][32]byte{}
+			}
+			if first, ok := w.texts[r.PromptID]; ok {
+				w.st.repeated++
+				if first != h {
+					w.st.textMismatch++
+				}
+			} else {
+				w.texts[r.PromptID] = h
 			}
 		}
 		if w.err == nil {

@@ -304,7 +304,7 @@ func ioSection(b *bytes.Buffer, s *Summary) {
 		return
 	}
 	b.WriteString("## I/O and KVBM counters by phase\n\n")
-	b.WriteString("Deltas between each phase's start and end samples (counter resets handled). Blocks for KVBM counters; MiB for bytes.\n\n")
+	b.WriteString("Counter increase from the last sample before the phase (its start sample for the first phase) to its end sample, counter resets handled. Blocks for KVBM counters; MiB for bytes.\n\n")
 	b.WriteString("| run | arm | phase | s | offload d2h | offload host→disk | onboard host→dev | onboard disk→dev | matched tokens | dev read MiB | dev write MiB | proc read MiB | proc write MiB | files +/- |\n")
 	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, p := range s.PhaseIO {
