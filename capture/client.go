@@ -197,7 +197,8 @@ var (
 )
 
 func (c *Client) readStream(runCtx, ctx context.Context, body io.Reader, since func() int64, keepText bool, rec *results.Request) {
-	sr := newSSEReader(body)
+	sr := getSSEReader(body)
+	defer putSSEReader(sr)
 	var text strings.Builder
 	for {
 		event, data, err := sr.next()

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // sseReader reads Server-Sent Events from a response body. It handles LF and
@@ -22,6 +23,22 @@ type sseReader struct {
 
 func newSSEReader(r io.Reader) *sseReader {
 	return &sseReader{r: bufio.NewReaderSize(r, 16<<10)}
+}
+
+// sseReaders recycles readers (and their 16 KiB buffers) between requests,
+// so a streamed request allocates no reader buffers in steady state.
+var sseReaders = sync.Pool{New: func() any { return newSSEReader(nil) }}
+
+func getSSEReader(r io.Reader) *sseReader {
+	s := sseReaders.Get().(*sseReader)
+	s.r.Reset(r)
+	return s
+}
+
+func putSSEReader(s *sseReader) {
+	s.r.Reset(nil)
+	s.data, s.event, s.long = s.data[:0], s.event[:0], s.long[:0]
+	sseReaders.Put(s)
 }
 
 // errSSELine reports a line that is not valid SSE framing.
