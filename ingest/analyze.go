@@ -116,7 +116,7 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 		}
 		s.Groups = append(s.Groups, rg)
 	}
-	s.Rehydrate, s.PhaseIO, s.IOSeries = telemetrySummary(ds)
+	s.Rehydrate, s.PhaseIO, s.IOSeries, s.Attribution = telemetrySummary(ds)
 	gradeWithEvidence(s, opt)
 	for _, tl := range ds.Timelines {
 		rt := report.Timeline{RunID: tl.RunID, Arm: tl.Arm}
@@ -378,16 +378,31 @@ func configDiffs(bundles []Bundle) []report.ConfigDiff {
 
 // telemetrySummary judges every run's tier evidence and collects its
 // per-phase deltas and time series.
-func telemetrySummary(ds *Dataset) ([]report.Rehydrate, []report.PhaseIO, []report.IOSeries) {
+func telemetrySummary(ds *Dataset) ([]report.Rehydrate, []report.PhaseIO, []report.IOSeries, []report.TierShare) {
 	reh := []report.Rehydrate{}
 	pio := []report.PhaseIO{}
 	var series []report.IOSeries
+	type apk struct{ arm, phase string }
+	pooled := map[apk]map[string][]float64{}
+	var apOrder []apk
 	for _, b := range ds.Bundles {
 		rt, err := LoadTelemetry(b)
 		if err != nil {
 			reh = append(reh, report.Rehydrate{RunID: b.Manifest.RunID, Arm: b.Manifest.TierMode, Verdict: RehydrateNoEvidence,
 				Evidence: []string{}, Warnings: []string{"telemetry unreadable: " + err.Error()}, Flags: []string{}})
 			continue
+		}
+		if attrs, err := Attribute(b, rt); err == nil {
+			for _, a := range attrs {
+				k := apk{a.Arm, a.Phase}
+				if pooled[k] == nil {
+					pooled[k] = map[string][]float64{}
+					apOrder = append(apOrder, k)
+				}
+				for label, v := range a.TTFT {
+					pooled[k][label] = append(pooled[k][label], v...)
+				}
+			}
 		}
 		j := JudgeRehydrate(rt, RehydrateOptions{})
 		reh = append(reh, report.Rehydrate{RunID: j.RunID, Arm: j.Arm, Verdict: j.Verdict,
@@ -427,7 +442,29 @@ func telemetrySummary(ds *Dataset) ([]report.Rehydrate, []report.PhaseIO, []repo
 		}
 		series = append(series, ios)
 	}
-	return reh, pio, series
+	sort.SliceStable(apOrder, func(i, j int) bool {
+		if apOrder[i].arm != apOrder[j].arm {
+			return apOrder[i].arm < apOrder[j].arm
+		}
+		return phaseRank(apOrder[i].phase) < phaseRank(apOrder[j].phase)
+	})
+	shares := []report.TierShare{}
+	for _, k := range apOrder {
+		total := 0
+		for _, v := range pooled[k] {
+			total += len(v)
+		}
+		for _, label := range TierLabels {
+			v := pooled[k][label]
+			if len(v) == 0 {
+				continue
+			}
+			sort.Float64s(v)
+			shares = append(shares, report.TierShare{Arm: k.arm, Phase: k.phase, Tier: label, Requests: len(v),
+				Share: float64(len(v)) / float64(total), TTFTp50: stats.Quantile(v, 0.5)})
+		}
+	}
+	return reh, pio, series, shares
 }
 
 func nonNil(s []string) []string {

@@ -92,3 +92,54 @@ func TestJudgeRehydrate(t *testing.T) {
 		})
 	}
 }
+
+func TestAttribute(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a")
+	os.MkdirAll(dir, 0o755)
+	const s = int64(1e9) // run start
+	rw, _ := results.NewTableWriter[results.Request](dir, results.TableRequests, 0)
+	req := func(startMs, latMs int64) results.Request {
+		return results.Request{Phase: "replay", StartUnixNs: s + startMs*1e6, LatencyNs: latMs * 1e6, TTFTNs: results.Ptr(latMs * 5e5)}
+	}
+	// Scrapes every 100 ms. Requests: [110,180] disk, [310,380] host,
+	// [510,580] nothing, [710,760] and [740,790] overlap.
+	rw.Write(req(110, 70), req(310, 70), req(510, 70), req(710, 50), req(740, 50))
+	rw.Close()
+	mw, _ := results.NewTableWriter[results.MetricSample](dir, results.TableMetrics, 0)
+	d2d, h2d := 0.0, 0.0
+	for ms := int64(0); ms <= 900; ms += 100 {
+		switch ms {
+		case 200:
+			d2d += 40
+		case 400:
+			h2d += 10
+		case 800:
+			d2d += 5
+		}
+		for name, v := range map[string]float64{"kvbm_onboard_blocks_d2d": d2d, "kvbm_onboard_blocks_h2d": h2d} {
+			mw.Write(results.MetricSample{Source: "kvbm", ScrapeUnixNs: s + ms*1e6, Phase: "replay", Point: "interval", Name: name, Labels: "{}", Type: "counter", Value: v})
+		}
+	}
+	mw.Close()
+	m := &results.Manifest{RunID: "a", TierMode: "B2", KVMode: "cpu_disk", StartedUnixNs: s,
+		Phases: []results.Phase{{Name: "replay", StartUnixNs: s, EndUnixNs: s + 9e8}},
+		Tables: map[string]results.TableInfo{results.TableRequests: rw.Info(), results.TableMetrics: mw.Info()}}
+	b := Bundle{Dir: dir, Manifest: m}
+	rt, err := LoadTelemetry(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := Attribute(b, rt)
+	if err != nil || len(attrs) != 1 {
+		t.Fatalf("Attribute = %v, %v", attrs, err)
+	}
+	want := map[string]int{TierDisk: 1, TierHost: 1, TierNone: 1, TierAmbiguous: 2}
+	for label, n := range want {
+		if attrs[0].Counts[label] != n {
+			t.Errorf("%s: %d requests; want %d (all %v)", label, attrs[0].Counts[label], n, attrs[0].Counts)
+		}
+	}
+	if attrs[0].TTFT[TierDisk][0] != 35 {
+		t.Errorf("disk TTFT %v", attrs[0].TTFT[TierDisk])
+	}
+}

@@ -183,6 +183,7 @@ func Markdown(s *Summary, plots []PlotRef) []byte {
 
 	comparisonsTable(&b, s)
 	rehydrateSection(&b, s)
+	attributionSection(&b, s)
 	ioSection(&b, s)
 
 	throughputSection(&b, s)
@@ -380,4 +381,21 @@ func throughputSection(b *bytes.Buffer, s *Summary) {
 	b.WriteString("Per run: successful requests (or output tokens) over the span from the phase's first request start to its last response; mean over runs with a t interval.\n\n")
 	b.WriteString("| scenario | phase | arm | conc | metric | runs | mean [95% CI] | per run |\n|---|---|---|---:|---|---:|---|---|\n")
 	b.WriteString(strings.Join(rows, "\n") + "\n\n")
+}
+
+// attributionSection shows the per-request tier estimate.
+func attributionSection(b *bytes.Buffer, s *Summary) {
+	if len(s.Attribution) == 0 {
+		return
+	}
+	b.WriteString("## Per-request tier attribution (estimate)\n\n")
+	b.WriteString("Each successful replay-type request is labelled by the KVBM onboard counters that moved between the last scrape before it started and the first scrape after it ended; " +
+		"`ambiguous` when another request overlapped that window (lower `--metrics-interval` or concurrency to resolve more), `no_onboard` when nothing was onboarded (a GPU prefix hit or a recompute). " +
+		"Counters move when transfers are enqueued, so this is an estimate.\n\n")
+	b.WriteString("| arm | phase | tier | requests | share | TTFT p50 (ms) |\n|---|---|---|---:|---:|---:|\n")
+	for _, t := range s.Attribution {
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %s%% | %s |\n", esc(t.Arm), esc(t.Phase), esc(t.Tier), t.Requests,
+			strconv.FormatFloat(100*t.Share, 'f', 1, 64), num(t.TTFTp50))
+	}
+	b.WriteString("\n")
 }

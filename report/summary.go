@@ -20,6 +20,9 @@ type Summary struct {
 	Rehydrate []Rehydrate `json:"rehydrate"`
 	// PhaseIO holds per-run, per-phase KVBM counter and disk deltas.
 	PhaseIO []PhaseIO `json:"phase_io"`
+	// Attribution is the per-request tier estimate, pooled per arm and
+	// phase (an estimate from counter movement between scrapes).
+	Attribution []TierShare `json:"tier_attribution"`
 
 	// Distributions holds the sorted values behind the plots; it is not
 	// part of summary.json.
@@ -40,6 +43,17 @@ type Rehydrate struct {
 	Evidence []string `json:"evidence"`
 	Warnings []string `json:"warnings"`
 	Flags    []string `json:"flags"`
+}
+
+// TierShare is how many requests of an arm's phase were attributed to a
+// tier, with their median TTFT.
+type TierShare struct {
+	Arm      string  `json:"arm"`
+	Phase    string  `json:"phase"`
+	Tier     string  `json:"tier"` // disk, host, disk+host, no_onboard, ambiguous, unknown
+	Requests int     `json:"requests"`
+	Share    float64 `json:"share"`
+	TTFTp50  float64 `json:"ttft_p50_ms"`
 }
 
 // PhaseIO is one phase of one run: counter deltas between its boundaries.
