@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBadInput(t *testing.T) {
+	empty := t.TempDir()
+	junk := filepath.Join(t.TempDir(), "junk")
+	os.MkdirAll(junk, 0o755)
+	os.WriteFile(filepath.Join(junk, "requests.parquet"), []byte("not parquet"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no path", []string{"report", "--out", t.TempDir()}, exitUsage, "at least one PATH"},
+		{"no out", []string{"report", empty}, exitUsage, "--out"},
+		{"missing path", []string{"report", filepath.Join(empty, "nope"), "--out", t.TempDir()}, exitFailure, "no such file"},
+		{"no runs", []string{"report", empty, "--out", t.TempDir()}, exitFailure, "no run bundles found"},
+		{"only an incomplete bundle", []string{"report", junk, "--out", t.TempDir()}, exitFailure, "no usable runs"},
+		{"bad since", []string{"report", empty, "--out", t.TempDir(), "--since", "yesterday"}, exitUsage, "RFC 3339"},
+		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
+		{"export no runs", []string{"export", empty, "--out", t.TempDir()}, exitFailure, "no run bundles found"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), c.args, &out, &errb)
+			if code != c.code {
+				t.Errorf("exit %d; want %d (stderr %q)", code, c.code, errb.String())
+			}
+			last := strings.TrimSpace(errb.String())
+			if i := strings.LastIndex(last, "\n"); i >= 0 {
+				last = last[i+1:]
+			}
+			if !strings.HasPrefix(last, "analyze: ") || !strings.Contains(last, c.want) {
+				t.Errorf("stderr %q; want a last line 'analyze: ...%s...'", errb.String(), c.want)
+			}
+		})
+	}
+}
