@@ -33,17 +33,20 @@ type Attribution struct {
 }
 
 type reqSpan struct {
-	start, end int64 // relative to run start, ns
-	ttft       float64
-	phase      string
+	start, first int64 // relative to run start, ns: sent, first token
+	ttft         float64
+	phase        string
 }
 
 // Attribute labels each successful request of the replay-type phases of a
 // run by the onboard counters that moved between the last scrape before it
-// started and the first scrape after it ended. A request whose window
-// overlaps another request cannot be told apart and is "ambiguous": the
-// labels are informative at low concurrency with scrapes shorter than a
-// request, as on a GPU server with --metrics-interval 1s and long prompts.
+// was sent and the first scrape after its first token. KVBM counts onboard
+// blocks when the transfer is queued, which happens before prefill, so a
+// request's onboarding lands in that window. A window in which another
+// request was sent cannot be told apart and is "ambiguous": the labels are
+// informative when scrapes are shorter than the gap between requests, as
+// on a GPU server with --metrics-interval 1s, long prompts and low
+// concurrency.
 func Attribute(b Bundle, rt *RunTelemetry) ([]Attribution, error) {
 	if !rt.HaveKVBM {
 		return nil, nil
@@ -53,23 +56,22 @@ func Attribute(b Bundle, rt *RunTelemetry) ([]Attribution, error) {
 		return nil, nil
 	}
 	var spans []reqSpan
-	var all [][2]int64
+	var starts []int64
 	_, err := scanRequests(filepath.Join(b.Dir, info.File), func(r *requestCols) {
 		if r.StartUnixNs == 0 {
 			return
 		}
 		s := r.StartUnixNs - rt.StartNs
-		e := s + r.LatencyNs
-		all = append(all, [2]int64{s, e})
+		starts = append(starts, s)
 		if r.ErrorKind != "" || r.TTFTNs == nil || !replayPhases[r.Phase] {
 			return
 		}
-		spans = append(spans, reqSpan{start: s, end: e, ttft: float64(*r.TTFTNs) / 1e6, phase: r.Phase})
+		spans = append(spans, reqSpan{start: s, first: s + *r.TTFTNs, ttft: float64(*r.TTFTNs) / 1e6, phase: r.Phase})
 	})
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i][0] < all[j][0] })
+	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
 	disk := sumSeries(rt.Counters["onboard_d2d"], rt.Counters["onboard_d2h"])
 	host := rt.Counters["onboard_h2d"]
 	byPhase := map[string]*Attribution{}
@@ -82,16 +84,16 @@ func Attribute(b Bundle, rt *RunTelemetry) ([]Attribution, error) {
 			order = append(order, sp.phase)
 		}
 		label := TierUnknown
-		lo, hi, ok := bracket(disk, sp.start, sp.end)
+		lo, hi, ok := bracket(disk, sp.start, sp.first)
 		if ok {
 			switch {
-			case overlaps(all, lo, hi, sp):
+			case othersSent(starts, lo, hi, sp.start):
 				label = TierAmbiguous
 			default:
 				dd := valueAt(disk, hi) - valueAt(disk, lo)
 				dh := 0.0
 				if len(host) > 0 {
-					if l2, h2, ok2 := bracket(host, sp.start, sp.end); ok2 {
+					if l2, h2, ok2 := bracket(host, sp.start, sp.first); ok2 {
 						dh = valueAt(host, h2) - valueAt(host, l2)
 					}
 				}
@@ -162,15 +164,13 @@ func valueAt(s []Point, t float64) float64 {
 	return 0
 }
 
-// overlaps reports whether a request other than sp runs during [lo, hi]
-// (seconds from run start).
-func overlaps(all [][2]int64, lo, hi float64, sp reqSpan) bool {
+// othersSent reports whether a request other than the one sent at self
+// was sent during [lo, hi] (seconds from run start).
+func othersSent(starts []int64, lo, hi float64, self int64) bool {
 	l, h := int64(lo*1e9), int64(hi*1e9)
-	for _, r := range all {
-		if r[0] > h {
-			break
-		}
-		if r[1] >= l && !(r[0] == sp.start && r[1] == sp.end) {
+	i := sort.Search(len(starts), func(i int) bool { return starts[i] >= l })
+	for ; i < len(starts) && starts[i] <= h; i++ {
+		if starts[i] != self {
 			return true
 		}
 	}

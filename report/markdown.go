@@ -389,8 +389,8 @@ func attributionSection(b *bytes.Buffer, s *Summary) {
 		return
 	}
 	b.WriteString("## Per-request tier attribution (estimate)\n\n")
-	b.WriteString("Each successful replay-type request is labelled by the KVBM onboard counters that moved between the last scrape before it started and the first scrape after it ended; " +
-		"`ambiguous` when another request overlapped that window (lower `--metrics-interval` or concurrency to resolve more), `no_onboard` when nothing was onboarded (a GPU prefix hit or a recompute). " +
+	b.WriteString("Each successful replay-type request is labelled by the KVBM onboard counters that moved between the last scrape before it was sent and the first scrape after its first token (KVBM counts onboarding when it is queued, before prefill); " +
+		"`ambiguous` when another request was sent in that window (lower `--metrics-interval` or concurrency to resolve more), `no_onboard` when nothing was onboarded (a GPU prefix hit or a recompute). " +
 		"Counters move when transfers are enqueued, so this is an estimate.\n\n")
 	b.WriteString("| arm | phase | tier | requests | share | TTFT p50 (ms) |\n|---|---|---|---:|---:|---:|\n")
 	for _, t := range s.Attribution {
