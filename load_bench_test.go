@@ -35,7 +35,7 @@ func BenchmarkCaptureLoad(b *testing.B) {
 		conc, requests int
 		decode         string
 	}{
-		{"c8", 8, 400, "20ms"}, {"c64", 64, 1280, "20ms"}, {"c256", 256, 2560, "20ms"},
+		{"c8", 8, 400, "20ms"}, {"c64", 64, 1280, "20ms"}, {"c256", 256, 2560, "20ms"}, {"c1000", 1000, 5000, "20ms"},
 		{"c64_saturated", 64, 4000, "0s"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
