@@ -64,8 +64,8 @@ type IOSampler struct {
 
 	sampleMu sync.Mutex
 
+	cur   phaseState // phase most recently marked
 	mu    sync.Mutex
-	phase string
 	warns []string
 	seen  map[string]int // warning key → occurrences
 }
@@ -162,7 +162,7 @@ func (s *IOSampler) Open(dir, runID string) error {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.opts.Interval > 0 {
 		s.wg.Add(1)
-		go s.loop()
+		go intervalLoop(s.ctx, &s.wg, s.opts.Interval, &s.cur, s.sample)
 	}
 	return nil
 }
@@ -299,28 +299,9 @@ func diskOf(sysRoot, majmin string) (disk, part string, err error) {
 	return part, part, nil
 }
 
-func (s *IOSampler) loop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			s.mu.Lock()
-			phase := s.phase
-			s.mu.Unlock()
-			s.sample(phase, PointInterval)
-		}
-	}
-}
-
 // Mark implements Sampler.
 func (s *IOSampler) Mark(phase, point string) {
-	s.mu.Lock()
-	s.phase = phase
-	s.mu.Unlock()
+	s.cur.set(phase)
 	s.sample(phase, point)
 }
 

@@ -88,8 +88,8 @@ type PromSampler struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	cur     phaseState // phase most recently marked
 	mu      sync.Mutex
-	phase   string
 	state   map[string]*targetState
 	warns   []string
 	snapCut map[string]bool
@@ -160,34 +160,15 @@ func (s *PromSampler) Open(dir, runID string) error {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.opts.Interval > 0 && len(s.opts.Targets) > 0 {
 		s.wg.Add(1)
-		go s.loop()
+		go intervalLoop(s.ctx, &s.wg, s.opts.Interval, &s.cur, s.scrapeAll)
 	}
 	return nil
-}
-
-func (s *PromSampler) loop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.opts.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			s.mu.Lock()
-			phase := s.phase
-			s.mu.Unlock()
-			s.scrapeAll(phase, PointInterval)
-		}
-	}
 }
 
 // Mark implements Sampler: every endpoint is scraped at once, each bounded
 // by the scrape timeout.
 func (s *PromSampler) Mark(phase, point string) {
-	s.mu.Lock()
-	s.phase = phase
-	s.mu.Unlock()
+	s.cur.set(phase)
 	s.scrapeAll(phase, point)
 }
 

@@ -1,6 +1,12 @@
 package capture
 
-import "kvbench/results"
+import (
+	"context"
+	"sync"
+	"time"
+
+	"kvbench/results"
+)
 
 // Sampler observes the server and the machine around a run: Prometheus
 // scrapes, OS I/O counters, NVMe health, cache-directory churn. The runner
@@ -37,3 +43,38 @@ const (
 	PointEnd      = "end"
 	PointInterval = "interval"
 )
+
+// phaseState is the phase most recently marked, shared by a sampler's
+// Mark (runner goroutine) and its interval loop.
+type phaseState struct {
+	mu    sync.Mutex
+	phase string
+}
+
+func (p *phaseState) set(phase string) {
+	p.mu.Lock()
+	p.phase = phase
+	p.mu.Unlock()
+}
+
+func (p *phaseState) get() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.phase
+}
+
+// intervalLoop calls sample with the current phase and PointInterval every
+// interval until ctx is done; wg.Done is called when it returns.
+func intervalLoop(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, ps *phaseState, sample func(phase, point string)) {
+	defer wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sample(ps.get(), PointInterval)
+		}
+	}
+}

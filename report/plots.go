@@ -75,10 +75,11 @@ func WritePlots(dir string, s *Summary) ([]PlotRef, error) {
 			continue
 		}
 		name := "ttft_cdf_" + slug(pn.scenario) + "_" + slug(pn.phase)
-		if err := save(p, dir, name); err != nil {
+		ref, err := save(p, dir, name)
+		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+		refs = append(refs, ref)
 	}
 	for _, more := range []func(string, *Summary) ([]PlotRef, error){quantilePlots, sweepPlots, timelinePlots, ioPlots} {
 		r, err := more(dir, s)
@@ -115,14 +116,15 @@ func cdfPoints(sorted []float64, max int) plotter.XYs {
 	return pts
 }
 
-func save(p *plot.Plot, dir, name string) error {
+// save writes a plot as PNG and SVG and returns its reference.
+func save(p *plot.Plot, dir, name string) (PlotRef, error) {
 	for _, ext := range []string{".png", ".svg"} {
 		path := filepath.Join(dir, name+ext)
 		if err := p.Save(16*vg.Centimeter, 10*vg.Centimeter, path); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
+			return PlotRef{}, fmt.Errorf("write %s: %w", path, err)
 		}
 	}
-	return nil
+	return PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"}, nil
 }
 
 // slug makes a file-name-safe token from data.
@@ -241,10 +243,11 @@ func quantilePlots(dir string, s *Summary) ([]PlotRef, error) {
 		p.NominalX("p50", "p90", "p95", "p99")
 		p.Legend.Top, p.Legend.Left = true, true
 		name := fmt.Sprintf("ttft_quantiles_%s_%s_c%d", slug(k.sc), slug(k.ph), k.conc)
-		if err := save(p, dir, name); err != nil {
+		ref, err := save(p, dir, name)
+		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+		refs = append(refs, ref)
 	}
 	return refs, nil
 }
@@ -294,10 +297,11 @@ func timelinePlots(dir string, s *Summary) ([]PlotRef, error) {
 		}
 		p.Y.Min = 0
 		name := "ttft_timeline_" + slug(arm)
-		if err := save(p, dir, name); err != nil {
+		ref, err := save(p, dir, name)
+		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+		refs = append(refs, ref)
 	}
 	return refs, nil
 }
@@ -387,10 +391,11 @@ func sweepPlots(dir string, s *Summary) ([]PlotRef, error) {
 		}
 		p.Legend.Top, p.Legend.Left = true, true
 		name := "sweep_" + slug(k.sc) + "_" + slug(k.ph)
-		if err := save(p, dir, name); err != nil {
+		ref, err := save(p, dir, name)
+		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+		refs = append(refs, ref)
 	}
 	return refs, nil
 }
@@ -435,10 +440,11 @@ func ioPlots(dir string, s *Summary) ([]PlotRef, error) {
 			}
 			p.Y.Min = 0
 			name := "disk_" + slug(io.Arm)
-			if err := save(p, dir, name); err != nil {
+			ref, err := save(p, dir, name)
+			if err != nil {
 				return nil, err
 			}
-			refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+			refs = append(refs, ref)
 		}
 		if len(io.Counters) > 0 {
 			p := plot.New()
@@ -476,10 +482,11 @@ func ioPlots(dir string, s *Summary) ([]PlotRef, error) {
 			p.Legend.Top, p.Legend.Left = true, true
 			p.Y.Min = 0
 			name := "kvbm_" + slug(io.Arm)
-			if err := save(p, dir, name); err != nil {
+			ref, err := save(p, dir, name)
+			if err != nil {
 				return nil, err
 			}
-			refs = append(refs, PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"})
+			refs = append(refs, ref)
 		}
 	}
 	return refs, nil
