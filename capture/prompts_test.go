@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -76,6 +77,34 @@ func TestIdentityHash(t *testing.T) {
 	} {
 		if other == h {
 			t.Errorf("changing %s did not change the hash", name)
+		}
+	}
+}
+
+func TestArrivals(t *testing.T) {
+	for _, c := range []struct{ rate, k float64 }{{10, 1}, {50, 0.25}, {5, 4}} {
+		off := arrivals(20001, c.rate, c.k, 7)
+		if off[0] != 0 {
+			t.Fatalf("first offset %v", off[0])
+		}
+		var sum, sum2 float64
+		for i := 1; i < len(off); i++ {
+			g := (off[i] - off[i-1]).Seconds()
+			if g < 0 {
+				t.Fatalf("offsets not increasing at %d", i)
+			}
+			sum += g
+			sum2 += g * g
+		}
+		n := float64(len(off) - 1)
+		mean := sum / n
+		cv := math.Sqrt(sum2/n-mean*mean) / mean
+		if math.Abs(mean*c.rate-1) > 0.05 || math.Abs(cv-1/math.Sqrt(c.k)) > 0.08 {
+			t.Errorf("rate %v burstiness %v: mean gap %v (want %v), CV %.3f (want %.3f)", c.rate, c.k, mean, 1/c.rate, cv, 1/math.Sqrt(c.k))
+		}
+		again := arrivals(20001, c.rate, c.k, 7)
+		if again[len(again)-1] != off[len(off)-1] {
+			t.Error("arrivals not deterministic for a seed")
 		}
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"kvbench/results"
 )
 
@@ -317,36 +319,15 @@ func (p *Plan) closed(c *Config, name string, conc int, prompts []*Prompt) {
 // 1/rate and shape k (k = 1: Poisson; k < 1 burstier; k > 1 smoother), the
 // convention of vLLM's --burstiness and AIPerf. The first request goes at 0.
 func arrivals(n int, rate, k float64, seed uint64) []time.Duration {
-	rng := rand.New(rand.NewPCG(seed, 0x4152524956414c))
+	// Gap ~ Gamma(shape k, rate k·rate): mean 1/rate, Poisson at k = 1.
+	gap := distuv.Gamma{Alpha: k, Beta: rate * k, Src: rand.NewPCG(seed, 0x4152524956414c)}
 	out := make([]time.Duration, n)
 	t := 0.0
 	for i := 1; i < n; i++ {
-		t += gamma(rng, k) / (rate * k)
+		t += gap.Rand()
 		out[i] = time.Duration(t * float64(time.Second))
 	}
 	return out
-}
-
-// gamma draws from Gamma(k, 1) by Marsaglia and Tsang (k < 1 by boosting).
-func gamma(rng *rand.Rand, k float64) float64 {
-	if k < 1 {
-		u := rng.Float64()
-		return gamma(rng, k+1) * math.Pow(u, 1/k)
-	}
-	d := k - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := rng.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := rng.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
 }
 
 // copilot builds local_copilot_burst: CopilotSessions sessions share one
