@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -31,6 +32,69 @@ type completionRequest struct {
 	StreamOptions *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+}
+
+// chatRequest holds the fields of POST /v1/chat/completions the simulator
+// reads. The conversation is flattened into one prompt: the message
+// contents (strings, or the text parts of content arrays) joined by a
+// newline, and tokenized like a completion prompt.
+type chatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       json.RawMessage `json:"stream_options"`
+}
+
+type chatMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// chatPrompt flattens messages into the prompt text.
+func chatPrompt(msgs []chatMessage) (string, bool) {
+	var parts []string
+	for _, m := range msgs {
+		if s, ok := jsonString(m.Content); ok {
+			parts = append(parts, s)
+			continue
+		}
+		var arr []struct {
+			Type string `json:"type"`
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal(m.Content, &arr); err != nil {
+			return "", false
+		}
+		for _, a := range arr {
+			if a.Type == "text" {
+				parts = append(parts, a.Text)
+			}
+		}
+	}
+	return strings.Join(parts, "\n"), true
+}
+
+// toCompletion turns a chat request into the completion request the
+// simulator serves.
+func (cr *chatRequest) toCompletion() (completionRequest, bool) {
+	prompt, ok := chatPrompt(cr.Messages)
+	if !ok {
+		return completionRequest{}, false
+	}
+	raw, _ := json.Marshal(prompt)
+	req := completionRequest{Model: cr.Model, Prompt: raw, MaxTokens: cr.MaxTokens, Stream: cr.Stream}
+	if cr.MaxCompletionTokens != nil {
+		req.MaxTokens = cr.MaxCompletionTokens
+	}
+	if len(cr.StreamOptions) > 0 && string(cr.StreamOptions) != "null" {
+		req.StreamOptions = &struct {
+			IncludeUsage bool `json:"include_usage"`
+		}{}
+		json.Unmarshal(cr.StreamOptions, req.StreamOptions)
+	}
+	return req, true
 }
 
 // defaultMaxTokens is OpenAI's default for the completions endpoint.
@@ -68,6 +132,7 @@ type call struct {
 	sc      *scratch
 	timer   *time.Timer
 	stream  bool
+	chat    bool // /v1/chat/completions: chat.completion objects
 	usage   bool
 	fault   Fault
 	prompt  int // prompt tokens
@@ -88,9 +153,18 @@ type call struct {
 }
 
 func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
+	s.handle(w, r, false)
+}
+
+// handleChat serves POST /v1/chat/completions with the same engine.
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	s.handle(w, r, true)
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, chat bool) {
 	s.handlers.Add(1)
 	defer s.handlers.Done()
-	c := call{s: s, w: w, ctx: r.Context(), start: s.now(), status: http.StatusOK}
+	c := call{s: s, w: w, ctx: r.Context(), start: s.now(), status: http.StatusOK, chat: chat}
 	c.rec.ReceivedUnixNs = c.start.UnixNano()
 	c.rec.RequestID = r.Header.Get("X-Request-Id")
 	c.sc = scratchPool.Get().(*scratch)
@@ -122,7 +196,11 @@ func (c *call) finish() {
 	if c.errType != "" {
 		st = "error"
 	}
-	s.fe.countRequest(reqKey{errorType: c.errType, requestType: rt, status: st})
+	ep := "completions"
+	if c.chat {
+		ep = "chat_completions"
+	}
+	s.fe.countRequest(reqKey{endpoint: ep, errorType: c.errType, requestType: rt, status: st})
 	end := s.now()
 	s.fe.duration.observe(end.Sub(c.start).Seconds())
 	if c.sent > 0 {
@@ -200,7 +278,18 @@ func (c *call) serve(r *http.Request) {
 		return
 	}
 	var req completionRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	if c.chat {
+		var cr chatRequest
+		if err := json.Unmarshal(body, &cr); err != nil {
+			c.fail(http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
+			return
+		}
+		var ok bool
+		if req, ok = cr.toCompletion(); !ok {
+			c.fail(http.StatusBadRequest, "messages: content must be a string or an array of text parts")
+			return
+		}
+	} else if err := json.Unmarshal(body, &req); err != nil {
 		c.fail(http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
 		return
 	}
@@ -538,9 +627,19 @@ func (c *call) writeChunk(i int, last bool) bool {
 	b := c.sc.out
 	b = append(b, "data: "...)
 	b = c.appendHead(b)
-	b = append(b, `","choices":[{"text":" `...)
-	b = append(b, c.word(i)...)
-	b = append(b, `","index":0,"logprobs":null,"finish_reason":`...)
+	if c.chat {
+		b = append(b, `","choices":[{"index":0,"delta":{`...)
+		if i == 0 {
+			b = append(b, `"role":"assistant",`...)
+		}
+		b = append(b, `"content":" `...)
+		b = append(b, c.word(i)...)
+		b = append(b, `"},"logprobs":null,"finish_reason":`...)
+	} else {
+		b = append(b, `","choices":[{"text":" `...)
+		b = append(b, c.word(i)...)
+		b = append(b, `","index":0,"logprobs":null,"finish_reason":`...)
+	}
 	if last {
 		b = append(b, `"length"`...)
 	} else {
@@ -548,12 +647,22 @@ func (c *call) writeChunk(i int, last bool) bool {
 	}
 	b = append(b, `}],`...)
 	b = c.appendTail(b)
-	b = append(b, `,"system_fingerprint":null,"object":"text_completion","usage":null}`+"\n\n"...)
+	b = append(b, `,"system_fingerprint":null,"object":"`...)
+	b = append(b, c.chunkObject()...)
+	b = append(b, `","usage":null}`+"\n\n"...)
 	c.sc.out = b
 	if len(b) >= 32<<10 {
 		return c.push()
 	}
 	return true
+}
+
+// chunkObject is the "object" of a streamed chunk.
+func (c *call) chunkObject() string {
+	if c.chat {
+		return "chat.completion.chunk"
+	}
+	return "text_completion"
 }
 
 func (c *call) appendUsage(b []byte, cached int) []byte {
@@ -576,7 +685,9 @@ func (c *call) endStream(cached int) {
 		b = c.appendHead(b)
 		b = append(b, `","choices":[],`...)
 		b = c.appendTail(b)
-		b = append(b, `,"system_fingerprint":null,"object":"text_completion","usage":`...)
+		b = append(b, `,"system_fingerprint":null,"object":"`...)
+		b = append(b, c.chunkObject()...)
+		b = append(b, `","usage":`...)
 		b = c.appendUsage(b, cached)
 		b = append(b, "}\n\n"...)
 	}
@@ -611,14 +722,27 @@ func (c *call) endUnary(cached int) {
 	}
 	b := c.sc.out[:0]
 	b = c.appendHead(b)
-	b = append(b, `","object":"text_completion",`...)
+	if c.chat {
+		b = append(b, `","object":"chat.completion",`...)
+	} else {
+		b = append(b, `","object":"text_completion",`...)
+	}
 	b = c.appendTail(b)
-	b = append(b, `,"choices":[{"index":0,"text":"`...)
+	if c.chat {
+		b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
+	} else {
+		b = append(b, `,"choices":[{"index":0,"text":"`...)
+	}
 	for i := 0; i < c.sent; i++ {
 		b = append(b, ' ')
 		b = append(b, c.word(i)...)
 	}
-	b = append(b, `","logprobs":null,"finish_reason":"length"}],"usage":`...)
+	if c.chat {
+		b = append(b, `"}`...)
+	} else {
+		b = append(b, '"')
+	}
+	b = append(b, `,"logprobs":null,"finish_reason":"length"}],"usage":`...)
 	b = c.appendUsage(b, cached)
 	b = append(b, '}')
 	if c.fault == FaultMalformedSSE {

@@ -213,6 +213,7 @@ func formatPython(v float64) string {
 // reqKey is the label set of dynamo_frontend_requests_total beside
 // endpoint and model.
 type reqKey struct {
+	endpoint    string // completions or chat_completions
 	errorType   string
 	requestType string
 	status      string
@@ -303,6 +304,9 @@ func (m *frontendMetrics) write(b []byte) []byte {
 		vals := make([]uint64, len(keys))
 		sort.Slice(keys, func(i, j int) bool {
 			a, b := keys[i], keys[j]
+			if a.endpoint != b.endpoint {
+				return a.endpoint < b.endpoint
+			}
 			if a.errorType != b.errorType {
 				return a.errorType < b.errorType
 			}
@@ -318,7 +322,7 @@ func (m *frontendMetrics) write(b []byte) []byte {
 		e.header("dynamo_frontend_requests_total", "Total number of LLM requests processed", "counter")
 		for i, k := range keys {
 			e.sampleUint("dynamo_frontend_requests_total", []string{
-				"endpoint", "completions", "error_type", k.errorType, "model", m.model,
+				"endpoint", k.endpoint, "error_type", k.errorType, "model", m.model,
 				"request_type", k.requestType, "status", k.status}, vals[i])
 		}
 		e.histogram("dynamo_frontend_time_to_first_token_seconds", "Time to first token in seconds", m.labels, m.ttft)
