@@ -412,7 +412,9 @@ func probeReady(ctx context.Context, c *Client, health string) error {
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		// A server without a health route (404) is judged by its model
+		// list alone.
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
 			return fmt.Errorf("%s: HTTP %d", health, resp.StatusCode)
 		}
 	}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,6 +97,9 @@ func Health(ctx context.Context, o HealthOptions) []Check {
 	url := strings.TrimRight(o.BaseURL, "/") + "/health"
 	if err := probeHealth(ctx, c, url, o.Timeout); err != nil {
 		hc.Status, hc.Detail = CheckFail, err.Error()
+		if errors.Is(err, errNoHealthRoute) {
+			hc.Status, hc.Required = CheckWarn, false
+		}
 	} else {
 		hc.Status, hc.Detail = CheckOK, url
 	}
@@ -226,10 +230,16 @@ func probeHealth(ctx context.Context, c *Client, url string, timeout time.Durati
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return nil
+	case http.StatusNotFound:
+		return fmt.Errorf("%s: %w", url, errNoHealthRoute)
 	}
-	return nil
+	return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
 }
+
+// errNoHealthRoute: the server answers but has no /health route.
+var errNoHealthRoute = errors.New("no health route (HTTP 404); readiness is judged by /v1/models")
 
 var nvmeCtrlRE = regexp.MustCompile(`^(nvme\d+)n\d+`)
