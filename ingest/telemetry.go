@@ -205,16 +205,34 @@ func loadMetrics(b Bundle, rt *RunTelemetry, phaseIdx func(int64) (int, bool)) e
 		a, b := keys[i], keys[j]
 		return a.source+a.name+a.labels < b.source+b.name+b.labels
 	})
+	// Note: one source per role. The same KVBM endpoint can be scraped under
+	// two names (--metrics-kvbm-url and a --metrics-url alias) and a name
+	// generation can appear on two ports; summing across sources would
+	// count the blocks twice. The source named "kvbm" wins, else the first
+	// by name.
+	chosen := map[string]string{}
 	for _, k := range keys {
 		role := roleOf(k.name)
+		if cur, ok := chosen[role]; !ok || (k.source == "kvbm" && cur != "kvbm") {
+			chosen[role] = k.source
+		}
+	}
+	for _, k := range keys {
+		role := roleOf(k.name)
+		if chosen[role] != k.source {
+			continue
+		}
 		for ph, d := range series[k].deltas() {
 			rt.Phases[ph].KVBM[role] += d
 		}
 	}
-	// Time series: cumulative value per role (summed over series).
+	// Time series: cumulative value per role (summed over its series).
 	roleSeries := map[string]map[int64]float64{}
 	for k, ss := range all {
 		role := roleOf(k.name)
+		if chosen[role] != "" && chosen[role] != k.source {
+			continue
+		}
 		if roleSeries[role] == nil {
 			roleSeries[role] = map[int64]float64{}
 		}

@@ -143,3 +143,27 @@ func TestAttribute(t *testing.T) {
 		t.Errorf("disk TTFT %v", attrs[0].TTFT[TierDisk])
 	}
 }
+
+func TestTelemetryOneSourcePerRole(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	os.MkdirAll(dir, 0o755)
+	mw, _ := results.NewTableWriter[results.MetricSample](dir, results.TableMetrics, 0)
+	for _, src := range []string{"alias", "kvbm"} {
+		for i, v := range []float64{10, 70} {
+			mw.Write(results.MetricSample{Source: src, ScrapeUnixNs: 101 + int64(i)*40, Name: "kvbm_onboard_blocks_d2d", Labels: "{}", Type: "counter", Value: v})
+		}
+	}
+	mw.Close()
+	m := &results.Manifest{RunID: "d", StartedUnixNs: 100, Phases: []results.Phase{{Name: "replay", StartUnixNs: 100, EndUnixNs: 150}},
+		Tables: map[string]results.TableInfo{results.TableMetrics: mw.Info()}}
+	rt, err := LoadTelemetry(Bundle{Dir: dir, Manifest: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rt.Phases[0].KVBM["onboard_d2d"]; got != 60 {
+		t.Errorf("onboard_d2d delta %v; want 60 (one source, not both)", got)
+	}
+	if n := len(rt.Counters["onboard_d2d"]); n != 2 || rt.Counters["onboard_d2d"][1].V != 70 {
+		t.Errorf("series %v", rt.Counters["onboard_d2d"])
+	}
+}
