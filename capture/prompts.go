@@ -10,14 +10,19 @@ import (
 	"strings"
 )
 
-// Prompt is one deterministic prompt of a prompt set.
+// Prompt is one deterministic prompt of a prompt set. Its text is built on
+// demand (Text) rather than held: a long run's prompts would otherwise take
+// hundreds of megabytes, and memory must not grow with the run.
 type Prompt struct {
 	ID           string
 	Set          string
-	Text         string
 	TargetTokens int
 	PrefixGroup  string
+	gen          func() string
 }
+
+// Text builds the prompt text; every call returns the same string.
+func (p *Prompt) Text() string { return p.gen() }
 
 // Range is an inclusive token range MIN:MAX.
 type Range struct{ Min, Max int }
@@ -112,7 +117,11 @@ func (g *promptGen) set(set, tag string, n int, seed uint64) ([]*Prompt, error) 
 		if tag == "warmup" {
 			id = "warmup-" + fmt.Sprintf("%s-%d-%04d", set, seed, i)
 		}
-		out[i] = &Prompt{ID: id, Set: set + tag, TargetTokens: target, Text: g.text(rng, id, target)}
+		textSeed := rng.Uint64()
+		gg := *g
+		out[i] = &Prompt{ID: id, Set: set + tag, TargetTokens: target, gen: func() string {
+			return gg.text(rand.New(rand.NewPCG(textSeed, 0x74657874)), id, target)
+		}}
 	}
 	return out, nil
 }

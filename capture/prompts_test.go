@@ -39,13 +39,13 @@ func TestGeneratePromptsDeterministic(t *testing.T) {
 	b, _ := GeneratePrompts("mixed", 20, 7, lr)
 	c, _ := GeneratePrompts("mixed", 20, 8, lr)
 	for i := range a {
-		if *a[i] != *b[i] {
+		if a[i].ID != b[i].ID || a[i].TargetTokens != b[i].TargetTokens || a[i].Text() != b[i].Text() || a[i].Text() != a[i].Text() {
 			t.Fatalf("prompt %d differs for the same seed", i)
 		}
-		if a[i].Text == c[i].Text {
+		if a[i].Text() == c[i].Text() {
 			t.Errorf("prompt %d is the same for seeds 7 and 8", i)
 		}
-		words := len(strings.Fields(a[i].Text))
+		words := len(strings.Fields(a[i].Text()))
 		if words != a[i].TargetTokens {
 			t.Errorf("prompt %d has %d words; target %d", i, words, a[i].TargetTokens)
 		}

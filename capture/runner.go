@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outco
 	gp := GenParams{Model: cfg.Model, MaxTokens: cfg.MaxTokens, Temperature: cfg.Temperature, TopP: cfg.TopP, Stop: cfg.Stop}
 	hashes := make(map[*Prompt]string, len(plan.Prompts))
 	for _, pr := range plan.Prompts {
-		hashes[pr] = IdentityHash(pr.Text, gp)
+		hashes[pr] = IdentityHash(pr.Text(), gp)
 	}
 	// The schedule is written before the first request is sent.
 	if info, err := writeSchedule(dir, cfg, plan, hashes); err != nil {
@@ -354,7 +354,7 @@ func (r *runner) send(ph PhasePlan, pr PlannedRequest, scheduled time.Time) {
 			pr.Prompt.TargetTokens, cfg.MaxTokens, cfg.MaxNumTokens)
 	} else {
 		req := &CompletionRequest{
-			Model: cfg.Model, Prompt: pr.Prompt.Text, MaxTokens: cfg.MaxTokens,
+			Model: cfg.Model, Prompt: pr.Prompt.Text(), MaxTokens: cfg.MaxTokens,
 			Temperature: cfg.Temperature, TopP: cfg.TopP, Stop: cfg.Stop, Stream: cfg.Stream,
 		}
 		if cfg.Stream {
@@ -506,29 +506,33 @@ func hostFacts() results.Host {
 // Note: these are nearest-rank figures for a glance at the terminal; the
 // statistics a brief cites come from analyze.
 func Summary(w io.Writer, dir string) error {
-	rows, err := results.ReadAll[results.Request](filepath.Join(dir, "requests.parquet"), results.TableRequests)
-	if err != nil {
-		return err
-	}
 	type acc struct {
 		n, errs int
 		ttft    []int64
 	}
 	byPhase := map[string]*acc{}
 	var order []string
-	for _, r := range rows {
-		a := byPhase[r.Phase]
-		if a == nil {
-			a = &acc{}
-			byPhase[r.Phase] = a
-			order = append(order, r.Phase)
+	// Stream the rows: only TTFTs are kept, so memory stays small however
+	// long the run was.
+	err := results.Scan(filepath.Join(dir, "requests.parquet"), results.TableRequests, 1024, func(rows []results.Request) error {
+		for _, r := range rows {
+			a := byPhase[r.Phase]
+			if a == nil {
+				a = &acc{}
+				byPhase[r.Phase] = a
+				order = append(order, r.Phase)
+			}
+			a.n++
+			if r.ErrorKind != "" {
+				a.errs++
+			} else if r.TTFTNs != nil {
+				a.ttft = append(a.ttft, *r.TTFTNs)
+			}
 		}
-		a.n++
-		if r.ErrorKind != "" {
-			a.errs++
-		} else if r.TTFTNs != nil {
-			a.ttft = append(a.ttft, *r.TTFTNs)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(w, "%-16s %8s %7s %12s %12s\n", "PHASE", "REQUESTS", "ERRORS", "TTFT p50 ms", "TTFT max ms")
 	for _, p := range order {

@@ -352,8 +352,12 @@ func (p *Plan) copilot(c *Config, g *promptGen) {
 		for s := 0; s < c.CopilotSessions; s++ {
 			for k := 0; k < c.CopilotBurstSize; k++ {
 				id := fmt.Sprintf("copilot-%d-s%02d-b%02d-%d", c.RequestSeed, s, b, k)
-				edit := g.text(rng, id, c.CopilotEditTokens)
-				pr := &Prompt{ID: id, Set: "copilot", Text: repo + " " + edit, TargetTokens: ctxTokens + c.CopilotEditTokens, PrefixGroup: repoID}
+				editSeed := rng.Uint64()
+				gg := *g
+				pr := &Prompt{ID: id, Set: "copilot", TargetTokens: ctxTokens + c.CopilotEditTokens, PrefixGroup: repoID,
+					gen: func() string {
+						return repo + " " + gg.text(rand.New(rand.NewPCG(editSeed, 0x65646974)), id, c.CopilotEditTokens)
+					}}
 				ph.Requests = append(ph.Requests, PlannedRequest{Index: next, Prompt: pr, SessionID: fmt.Sprintf("s%02d", s), BurstIndex: b})
 				next++
 			}

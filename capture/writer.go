@@ -121,11 +121,12 @@ func (w *recordWriter) writePrompts(dir, runID string, plan *Plan) (results.Tabl
 	var worst float64
 	seen := false
 	for _, p := range plan.Prompts {
-		sum := sha256.Sum256([]byte(p.Text))
+		text := p.Text()
+		sum := sha256.Sum256([]byte(text))
 		row := results.PromptRow{
 			RunID: runID, PromptID: p.ID, PromptSet: p.Set, TargetTokens: int64(p.TargetTokens),
-			Words: int64(len(strings.Fields(p.Text))), PromptSHA256: hex.EncodeToString(sum[:]),
-			PrefixGroup: p.PrefixGroup, Bytes: int64(len(p.Text)),
+			Words: int64(len(strings.Fields(text))), PromptSHA256: hex.EncodeToString(sum[:]),
+			PrefixGroup: p.PrefixGroup, Bytes: int64(len(text)),
 		}
 		if v, ok := w.measured[p.ID]; ok {
 			row.MeasuredTokens = results.Ptr(v)
