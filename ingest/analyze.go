@@ -80,7 +80,7 @@ func Analyze(ds *Dataset, opt Options) *report.Summary {
 	for _, g := range ds.Groups {
 		n, fails := g.Requests()
 		rg := report.Group{
-			Scenario: g.Key.Scenario, Phase: g.Key.Phase, Arm: g.Key.TierMode, Concurrency: g.Key.Concurrency,
+			Scenario: g.Key.Scenario, Phase: g.Key.Phase, Arm: g.Key.TierMode, Concurrency: g.Key.Concurrency, Sweep: g.Key.Sweep,
 			NRuns: len(g.Runs), NRequests: n, NErrors: fails,
 		}
 		for _, mt := range metrics {
@@ -185,6 +185,9 @@ func failuresFor(g *Group, metric string) int {
 func streamOf(k Key, metric string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(k.Scenario + "\x00" + k.Phase + "\x00" + k.TierMode + "\x00" + metric))
+	if k.Sweep != "" {
+		h.Write([]byte("\x00" + k.Sweep))
+	}
 	h.Write([]byte{byte(k.Concurrency), byte(k.Concurrency >> 8), byte(k.Concurrency >> 16)})
 	return h.Sum64() &^ 1 // even: Compare uses Stream and Stream+1
 }
@@ -213,11 +216,12 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 	type cell struct {
 		scenario, phase string
 		conc            int
+		sweep           string
 	}
 	arms := map[cell]map[string]*Group{}
 	var cells []cell
 	for _, g := range ds.Groups {
-		c := cell{g.Key.Scenario, g.Key.Phase, g.Key.Concurrency}
+		c := cell{g.Key.Scenario, g.Key.Phase, g.Key.Concurrency, g.Key.Sweep}
 		if arms[c] == nil {
 			arms[c] = map[string]*Group{}
 			cells = append(cells, c)
@@ -236,7 +240,7 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 				continue
 			}
 			o := so
-			o.Stream = streamOf(Key{c.scenario, c.phase, opt.Baseline + ">" + opt.Candidate, c.conc}, mt.name)
+			o.Stream = streamOf(Key{c.scenario, c.phase, opt.Baseline + ">" + opt.Candidate, c.conc, c.sweep}, mt.name)
 			cmps := stats.CompareQuantiles(br, cr, opt.Quantiles, failuresFor(base, mt.name), failuresFor(cand, mt.name), o)
 			var ps []float64
 			for _, cmp := range cmps {
@@ -249,7 +253,7 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 				est[armKey{base.Key, mt.name}] = append(est[armKey{base.Key, mt.name}], cmp.Baseline)
 				est[armKey{cand.Key, mt.name}] = append(est[armKey{cand.Key, mt.name}], cmp.Candidate)
 				rc := report.Comparison{
-					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: mt.name, P: cmp.P, Statistic: "p" + pctString(cmp.P),
+					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Sweep: c.sweep, Metric: mt.name, P: cmp.P, Statistic: "p" + pctString(cmp.P),
 					Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value,
 					Delta: cmp.Delta, Ratio: cmp.Ratio, Verdict: cmp.Verdict, Grade: cmp.Grade,
 					Flags: append([]string{}, cmp.Flags...), Reasons: append([]string{}, cmp.Reasons...), Method: cmp.Method,
@@ -272,7 +276,7 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 			o := so
 			o.HigherIsBetter = true
 			cmp := stats.CompareRunMeans(bv, cv, o)
-			rc := report.Comparison{Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Metric: rm.name, Statistic: "mean",
+			rc := report.Comparison{Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Sweep: c.sweep, Metric: rm.name, Statistic: "mean",
 				Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value, Delta: cmp.Delta, Ratio: cmp.Ratio,
 				Verdict: cmp.Verdict, Grade: cmp.Grade, Flags: nonNil(cmp.Flags), Reasons: nonNil(cmp.Reasons), Method: cmp.Method}
 			if cmp.Method != stats.MethodNone {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"kvbench/results"
 )
@@ -15,6 +16,9 @@ type Key struct {
 	Phase       string
 	TierMode    string
 	Concurrency int
+	// Sweep is the campaign sweep point ("flag=value,..." sorted), empty
+	// outside sweeps, so runs at different sweep points are never pooled.
+	Sweep string
 }
 
 func (k Key) less(o Key) bool {
@@ -27,7 +31,27 @@ func (k Key) less(o Key) bool {
 	if k.TierMode != o.TierMode {
 		return k.TierMode < o.TierMode
 	}
-	return k.Concurrency < o.Concurrency
+	if k.Concurrency != o.Concurrency {
+		return k.Concurrency < o.Concurrency
+	}
+	return k.Sweep < o.Sweep
+}
+
+// sweepLabel is a run's campaign sweep point in canonical form.
+func sweepLabel(m *results.Manifest) string {
+	if m.Campaign == nil || len(m.Campaign.SweepPoint) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m.Campaign.SweepPoint))
+	for k := range m.Campaign.SweepPoint {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m.Campaign.SweepPoint[k]
+	}
+	return strings.Join(parts, ",")
 }
 
 // phaseRank orders phases as they run, unknown phases last.
@@ -160,6 +184,7 @@ func readRun(b Bundle, f Filter, tl *Timeline) (map[Key]*Series, error) {
 	}
 	path := filepath.Join(b.Dir, info.File)
 	out := map[Key]*Series{}
+	sweep := sweepLabel(b.Manifest)
 	rows, err := scanRequests(path, func(r *requestCols) {
 		if r.ErrorKind == "" && r.TTFTNs != nil && (len(f.Phases) == 0 || slices.Contains(f.Phases, r.Phase)) {
 			tl.add(TimePoint{TSec: float64(r.StartUnixNs-tl.StartNs) / 1e9, TTFTMs: float64(*r.TTFTNs) / 1e6, Phase: r.Phase})
@@ -170,7 +195,7 @@ func readRun(b Bundle, f Filter, tl *Timeline) (map[Key]*Series, error) {
 		if len(f.Phases) > 0 && !slices.Contains(f.Phases, r.Phase) {
 			return
 		}
-		k := Key{Scenario: r.Scenario, Phase: r.Phase, TierMode: r.TierMode, Concurrency: int(r.Concurrency)}
+		k := Key{Scenario: r.Scenario, Phase: r.Phase, TierMode: r.TierMode, Concurrency: int(r.Concurrency), Sweep: sweep}
 		s := out[k]
 		if s == nil {
 			s = &Series{RunID: b.Manifest.RunID}

@@ -94,7 +94,7 @@ func TestDiscoverAndLoad(t *testing.T) {
 		t.Fatalf("groups = %d; want 2", len(ds.Groups))
 	}
 	g := ds.Groups[0]
-	if g.Key != (Key{"standard", "measure", "B1", 2}) {
+	if g.Key != (Key{"standard", "measure", "B1", 2, ""}) {
 		t.Errorf("first group key %+v", g.Key)
 	}
 	n, fails := g.Requests()

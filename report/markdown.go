@@ -70,11 +70,11 @@ func verdict(b *bytes.Buffer, s *Summary) {
 	var why []string
 	for _, c := range rows {
 		fmt.Fprintf(b, "| %s | %s | %d | TTFT p%s | %s | %s | %s | %s | %s | **%s** | %s |\n",
-			esc(c.Scenario), esc(c.Phase), c.Concurrency, pct(c.P),
+			esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, pct(c.P),
 			num(c.Baseline), num(c.Candidate), interval(c.Delta, c.DeltaLo, c.DeltaHi, true),
 			ratio(c.Ratio, c.RatioLo, c.RatioHi), pval(c.PValue), esc(c.Verdict), esc(c.Grade))
 		if c.Grade != "decision-grade" && len(c.Reasons) > 0 {
-			why = append(why, fmt.Sprintf("- %s / %s / c%d, TTFT p%s: %s", esc(c.Scenario), esc(c.Phase), c.Concurrency, pct(c.P), esc(strings.Join(c.Reasons, "; "))))
+			why = append(why, fmt.Sprintf("- %s / %s / c%d, TTFT p%s: %s", esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, pct(c.P), esc(strings.Join(c.Reasons, "; "))))
 		}
 	}
 	if len(why) > 0 {
@@ -94,7 +94,7 @@ func comparisonsTable(b *bytes.Buffer, s *Summary) {
 	b.WriteString("|---|---|---:|---|---|---:|---:|---|---|---:|---:|---|---|---|---|\n")
 	for _, c := range s.Comparisons {
 		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc(c.Scenario), esc(c.Phase), c.Concurrency, esc(c.Metric), esc(c.Statistic),
+			esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, esc(c.Metric), esc(c.Statistic),
 			num(c.Baseline), num(c.Candidate), interval(c.Delta, c.DeltaLo, c.DeltaHi, true),
 			ratio(c.Ratio, c.RatioLo, c.RatioHi), pval(c.PValue), pval(c.PHolm), esc(c.Verdict), esc(c.Grade), esc(c.Method),
 			esc(strings.Join(c.Flags, ", ")))
@@ -159,7 +159,7 @@ func Markdown(s *Summary, plots []PlotRef) []byte {
 				if m.Name != metric.name {
 					continue
 				}
-				cells := []string{esc(g.Scenario), esc(g.Phase), esc(g.Arm), strconv.Itoa(g.Concurrency),
+				cells := []string{esc(g.Scenario), phaseCell(g.Phase, g.Sweep), esc(g.Arm), strconv.Itoa(g.Concurrency),
 					strconv.Itoa(g.NRuns), strconv.Itoa(g.NRequests), strconv.Itoa(g.NErrors), strconv.Itoa(m.N)}
 				for _, q := range m.Quantiles {
 					cells = append(cells, quantileCell(q))
@@ -370,7 +370,7 @@ func throughputSection(b *bytes.Buffer, s *Summary) {
 			for i, v := range m.PerRun {
 				per[i] = num(v)
 			}
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s |", esc(g.Scenario), esc(g.Phase), esc(g.Arm),
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s |", esc(g.Scenario), phaseCell(g.Phase, g.Sweep), esc(g.Arm),
 				g.Concurrency, esc(m.Name), g.NRuns, iv, strings.Join(per, ", ")))
 		}
 	}
@@ -398,4 +398,12 @@ func attributionSection(b *bytes.Buffer, s *Summary) {
 			strconv.FormatFloat(100*t.Share, 'f', 1, 64), num(t.TTFTp50))
 	}
 	b.WriteString("\n")
+}
+
+// phaseCell shows a phase with its campaign sweep point, if any.
+func phaseCell(phase, sweep string) string {
+	if sweep == "" {
+		return esc(phase)
+	}
+	return esc(phase + " [" + sweep + "]")
 }

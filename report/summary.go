@@ -153,6 +153,7 @@ type Group struct {
 	Phase       string   `json:"phase"`
 	Arm         string   `json:"arm"`
 	Concurrency int      `json:"concurrency"`
+	Sweep       string   `json:"sweep,omitempty"`
 	NRuns       int      `json:"n_runs"`
 	NRequests   int      `json:"n_requests"`
 	NErrors     int      `json:"n_errors"`
@@ -196,6 +197,7 @@ type Comparison struct {
 	Scenario    string  `json:"scenario"`
 	Phase       string  `json:"phase"`
 	Concurrency int     `json:"concurrency"`
+	Sweep       string  `json:"sweep,omitempty"`
 	Metric      string  `json:"metric"`
 	P           float64 `json:"quantile"`
 	// Statistic names what is compared: p50 ... p99, or mean for
