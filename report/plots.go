@@ -179,11 +179,12 @@ func quantilePlots(dir string, s *Summary) ([]PlotRef, error) {
 	type key struct {
 		sc, ph string
 		conc   int
+		sweep  string
 	}
 	var keys []key
 	byKey := map[key][]Group{}
 	for _, g := range s.Groups {
-		k := key{g.Scenario, g.Phase, g.Concurrency}
+		k := key{g.Scenario, g.Phase, g.Concurrency, g.Sweep}
 		if _, ok := byKey[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -194,6 +195,9 @@ func quantilePlots(dir string, s *Summary) ([]PlotRef, error) {
 		groups := byKey[k]
 		p := plot.New()
 		p.Title.Text = fmt.Sprintf("TTFT quantiles with 95%% intervals: %s / %s / c%d", k.sc, k.ph, k.conc)
+		if k.sweep != "" {
+			p.Title.Text += " [" + k.sweep + "]"
+		}
 		p.X.Label.Text = "quantile (p50, p90, p95, p99)"
 		p.Y.Label.Text = "time to first token (ms)"
 		p.Add(plotter.NewGrid())
@@ -243,6 +247,9 @@ func quantilePlots(dir string, s *Summary) ([]PlotRef, error) {
 		p.NominalX("p50", "p90", "p95", "p99")
 		p.Legend.Top, p.Legend.Left = true, true
 		name := fmt.Sprintf("ttft_quantiles_%s_%s_c%d", slug(k.sc), slug(k.ph), k.conc)
+		if k.sweep != "" {
+			name += "_" + slug(k.sweep)
+		}
 		ref, err := save(p, dir, name)
 		if err != nil {
 			return nil, err
