@@ -467,3 +467,45 @@ func TestPlantedAdvantage(t *testing.T) {
 		t.Errorf("no advantage: measure TTFT p50 verdict %q; want equivalent or inconclusive (all: %v)", v[0.5], v)
 	}
 }
+
+// TestFaultsRecorded runs capture against a simulator that injects every
+// request fault and checks that each failure is a row with the right kind,
+// the run is marked invalid (exit 3), and the rest of the data is intact.
+func TestFaultsRecorded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test builds binaries")
+	}
+	capture, _ := binaries(t)
+	sim := startSim(t, capture, "--kv-mode", "cpu_only", "--preset", "fast", "--seed", "3",
+		"--fault-503", "0.1", "--fault-reset", "0.1", "--fault-sse-error", "0.1", "--fault-malformed-sse", "0.1",
+		"--fault-stall", "0.05", "--fault-stall-for", "0")
+	res := t.TempDir()
+	runCmd(t, 3, capture, "run", "--base-url", "http://"+sim.API, "--tier-mode", "B1", "--requests", "200", "--warmup", "0",
+		"--concurrency", "8", "--max-tokens", "8", "--stream", "--request-timeout-s", "1", "--run-id", "faults", "--results-dir", res, "--no-progress")
+	m, err := results.ReadManifest(filepath.Join(res, "faults"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Valid || len(m.InvalidReasons) == 0 || !strings.Contains(m.InvalidReasons[0], "error rate") {
+		t.Errorf("manifest valid=%v reasons=%v", m.Valid, m.InvalidReasons)
+	}
+	rows, err := results.ReadAll[results.Request](filepath.Join(res, "faults", "requests.parquet"), results.TableRequests)
+	if err != nil || len(rows) != 200 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	kinds := map[string]int{}
+	for _, r := range rows {
+		kinds[r.ErrorKind]++
+		if r.ErrorKind == results.ErrHTTP && r.StatusCode != 503 {
+			t.Errorf("http error with status %d", r.StatusCode)
+		}
+		if r.ErrorKind != "" && r.Error == "" {
+			t.Errorf("request %d: kind %s without a message", r.RequestIndex, r.ErrorKind)
+		}
+	}
+	for _, k := range []string{"", results.ErrHTTP, results.ErrConnection, results.ErrServerEvent, results.ErrProtocol, results.ErrTimeout} {
+		if kinds[k] == 0 {
+			t.Errorf("no request with error kind %q (kinds %v)", k, kinds)
+		}
+	}
+}
