@@ -61,6 +61,23 @@ func verdict(b *bytes.Buffer, s *Summary) {
 			esc(s.Method.Baseline), esc(s.Method.Candidate))
 		return
 	}
+	for _, c := range rows {
+		if c.P != 0.5 {
+			continue
+		}
+		ratio := "-"
+		if c.RatioLo != nil && c.RatioHi != nil {
+			ratio = fmt.Sprintf("%s× [%s, %s]", strconv.FormatFloat(c.Ratio, 'f', 2, 64),
+				strconv.FormatFloat(*c.RatioLo, 'f', 2, 64), strconv.FormatFloat(*c.RatioHi, 'f', 2, 64))
+		}
+		fmt.Fprintf(b, "- **%s / %s / c%d**: median TTFT %s %s ms vs %s %s ms, ratio %s: **%s** (%s).\n",
+			esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, esc(s.Method.Candidate), num(c.Candidate),
+			esc(s.Method.Baseline), num(c.Baseline), ratio, esc(c.Verdict), esc(c.Grade))
+	}
+	if obs, total := rehydrateCount(s, s.Method.Candidate); total > 0 {
+		fmt.Fprintf(b, "- Tier evidence: disk rehydrate observed in %d of %d %s runs.\n", obs, total, esc(s.Method.Candidate))
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(b, "Time to first token, %s (candidate) against %s (baseline), in ms; ratio = %s / %s, lower is better. "+
 		"`better`/`worse`: the ratio's %s%% interval excludes 1; `equivalent`: it lies within 1 ± %s%%.\n\n",
 		esc(s.Method.Candidate), esc(s.Method.Baseline), esc(s.Method.Candidate), esc(s.Method.Baseline), pct(s.Method.Confidence), pct(s.Method.Margin))
@@ -406,4 +423,18 @@ func phaseCell(phase, sweep string) string {
 		return esc(phase)
 	}
 	return esc(phase + " [" + sweep + "]")
+}
+
+// rehydrateCount counts an arm's runs with a rehydrate_observed verdict.
+func rehydrateCount(s *Summary, arm string) (observed, total int) {
+	for _, r := range s.Rehydrate {
+		if r.Arm != arm {
+			continue
+		}
+		total++
+		if r.Verdict == "rehydrate_observed" {
+			observed++
+		}
+	}
+	return observed, total
 }
