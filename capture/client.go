@@ -221,7 +221,11 @@ func (c *Client) readStream(runCtx, ctx context.Context, body io.Reader, since f
 		if bytes.Equal(event, errorEvent) {
 			rec.LatencyNs = now
 			rec.ErrorKind = results.ErrServerEvent
-			rec.Error = "SSE error event: " + truncate(string(data), 300)
+			msg := string(data)
+			if msg == "" {
+				msg = string(sr.comment)
+			}
+			rec.Error = "SSE error event: " + truncate(msg, 300)
 			return
 		}
 		if len(event) > 0 {

@@ -81,7 +81,7 @@ func TestCompleteKinds(t *testing.T) {
 		{name: "missing done", stream: true, handler: sseHandler("data: {\"id\":\"a\",\"choices\":[{\"text\":\"x\"}]}\n\n", 0),
 			wantKind: results.ErrConnection, wantCode: 200, wantInErr: "[DONE]"},
 		{name: "error event", stream: true, handler: sseHandler("data: {\"id\":\"a\",\"choices\":[{\"text\":\"x\"}]}\n\nevent: error\n: engine died\n\n", 0),
-			wantKind: results.ErrServerEvent, wantCode: 200},
+			wantKind: results.ErrServerEvent, wantCode: 200, wantInErr: "engine died"},
 		{name: "malformed json", stream: true, handler: sseHandler("data: {\"id\":\"a\",\"choi\n\n", 0),
 			wantKind: results.ErrProtocol, wantCode: 200, wantInErr: "malformed"},
 		{name: "error object in stream", stream: true, handler: sseHandler("data: {\"error\":{\"message\":\"boom\"}}\n\n", 0),

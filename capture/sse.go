@@ -19,6 +19,9 @@ type sseReader struct {
 	// dataSeen tells "no data field yet" from "an empty data field", which
 	// matters when joining multi-line data.
 	dataSeen bool
+	// comment holds the comment lines of the current event; Dynamo sends
+	// an error event's message as a comment (": message").
+	comment []byte
 }
 
 func newSSEReader(r io.Reader) *sseReader {
@@ -37,7 +40,7 @@ func getSSEReader(r io.Reader) *sseReader {
 
 func putSSEReader(s *sseReader) {
 	s.r.Reset(nil)
-	s.data, s.event, s.long = s.data[:0], s.event[:0], s.long[:0]
+	s.data, s.event, s.long, s.comment = s.data[:0], s.event[:0], s.long[:0], s.comment[:0]
 	sseReaders.Put(s)
 }
 
@@ -51,6 +54,7 @@ func (s *sseReader) next() (event, data []byte, err error) {
 	s.data = s.data[:0]
 	s.event = s.event[:0]
 	s.dataSeen = false
+	s.comment = s.comment[:0]
 	seen := false
 	for {
 		line, err := s.line()
@@ -77,7 +81,14 @@ func (s *sseReader) next() (event, data []byte, err error) {
 			return s.event, s.data, nil
 		}
 		if line[0] == ':' {
-			continue // comment / keep-alive
+			// Comment / keep-alive. Kept (cheaply) for error messages.
+			if len(s.comment) < 1024 {
+				if len(s.comment) > 0 {
+					s.comment = append(s.comment, ' ')
+				}
+				s.comment = append(s.comment, bytes.TrimSpace(line[1:])...)
+			}
+			continue
 		}
 		field, value := line, []byte(nil)
 		if i := bytes.IndexByte(line, ':'); i >= 0 {
