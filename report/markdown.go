@@ -198,12 +198,11 @@ func Markdown(s *Summary, plots []PlotRef) []byte {
 		b.WriteString(strings.Join(rows, "\n") + "\n\n")
 	}
 
+	throughputSection(&b, s)
 	comparisonsTable(&b, s)
 	rehydrateSection(&b, s)
 	attributionSection(&b, s)
 	ioSection(&b, s)
-
-	throughputSection(&b, s)
 
 	if len(plots) > 0 {
 		b.WriteString("## Plots\n\n")
