@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -115,7 +116,7 @@ func Health(ctx context.Context, o HealthOptions) []Check {
 		mc.Status, mc.Detail = CheckFail, fmt.Sprintf("/v1/models: %v", unwrapNet(err))
 	case len(ids) == 0:
 		mc.Status, mc.Detail = CheckFail, "/v1/models lists no model yet (worker still loading?)"
-	case o.Model != "" && !contains(ids, o.Model):
+	case o.Model != "" && !slices.Contains(ids, o.Model):
 		mc.Status, mc.Detail = CheckFail, fmt.Sprintf("model %q not listed; the server has %s", o.Model, strings.Join(ids, ", "))
 	default:
 		mc.Status, mc.Detail = CheckOK, strings.Join(ids, ", ")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -114,46 +115,38 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.TierMode, c.KVMode = tier, kv
-	if !contains(Scenarios, c.Scenario) {
+	if !slices.Contains(Scenarios, c.Scenario) {
 		return fmt.Errorf("unknown scenario %q (want one of %s)", c.Scenario, strings.Join(Scenarios, ", "))
 	}
-	if !contains(PromptSets, c.PromptSet) {
+	if !slices.Contains(PromptSets, c.PromptSet) {
 		return fmt.Errorf("unknown prompt set %q (want one of %s)", c.PromptSet, strings.Join(PromptSets, ", "))
 	}
-	if c.Scenario == "reuse_verify" && !contains(PromptSets, c.ReusePromptSet) {
+	if c.Scenario == "reuse_verify" && !slices.Contains(PromptSets, c.ReusePromptSet) {
 		return fmt.Errorf("unknown --reuse-prompt-set %q (want one of %s)", c.ReusePromptSet, strings.Join(PromptSets, ", "))
 	}
-	positive := []struct {
+	// Counts that must be at least 1, by flag name; scenario flags only
+	// matter for their scenario.
+	type count struct {
 		name string
 		v    int
-	}{
-		{"--requests", c.Requests}, {"--concurrency", c.Concurrency}, {"--max-tokens", c.MaxTokens},
 	}
+	positive := []count{{"--requests", c.Requests}, {"--concurrency", c.Concurrency}, {"--max-tokens", c.MaxTokens}}
 	switch c.Scenario {
 	case "eviction_replay":
-		positive = append(positive, []struct {
-			name string
-			v    int
-		}{{"--eviction-a-requests", c.EvictionARequests}, {"--eviction-b-requests", c.EvictionBRequests},
-			{"--eviction-a-concurrency", c.EvictionAConcurrency}, {"--eviction-b-concurrency", c.EvictionBConcurrency}}...)
+		positive = append(positive, count{"--eviction-a-requests", c.EvictionARequests}, count{"--eviction-b-requests", c.EvictionBRequests},
+			count{"--eviction-a-concurrency", c.EvictionAConcurrency}, count{"--eviction-b-concurrency", c.EvictionBConcurrency})
 	case "reuse_verify":
-		positive = append(positive, struct {
-			name string
-			v    int
-		}{"--reuse-repeat-count", c.ReuseRepeatCount})
+		positive = append(positive, count{"--reuse-repeat-count", c.ReuseRepeatCount})
 	case "local_copilot_burst":
-		positive = append(positive, []struct {
-			name string
-			v    int
-		}{{"--copilot-sessions", c.CopilotSessions}, {"--copilot-bursts", c.CopilotBursts},
-			{"--copilot-burst-size", c.CopilotBurstSize}, {"--copilot-edit-tokens", c.CopilotEditTokens}}...)
+		positive = append(positive, count{"--copilot-sessions", c.CopilotSessions}, count{"--copilot-bursts", c.CopilotBursts},
+			count{"--copilot-burst-size", c.CopilotBurstSize}, count{"--copilot-edit-tokens", c.CopilotEditTokens})
 	case "rehydrate_replay":
-		positive = append(positive, []struct {
-			name string
-			v    int
-		}{{"--rehydrate-populate-requests", c.RehydratePopulateRequests}, {"--rehydrate-thrash-requests", c.RehydrateThrashRequests},
-			{"--rehydrate-populate-concurrency", c.RehydratePopulateConcurrency}, {"--rehydrate-thrash-concurrency", c.RehydrateThrashConcurrency},
-			{"--rehydrate-replay-concurrency", c.RehydrateReplayConcurrency}, {"--rehydrate-baseline-replay-concurrency", c.RehydrateBaselineConcurrency}}...)
+		positive = append(positive, count{"--rehydrate-populate-requests", c.RehydratePopulateRequests},
+			count{"--rehydrate-thrash-requests", c.RehydrateThrashRequests},
+			count{"--rehydrate-populate-concurrency", c.RehydratePopulateConcurrency},
+			count{"--rehydrate-thrash-concurrency", c.RehydrateThrashConcurrency},
+			count{"--rehydrate-replay-concurrency", c.RehydrateReplayConcurrency},
+			count{"--rehydrate-baseline-replay-concurrency", c.RehydrateBaselineConcurrency})
 	}
 	for _, p := range positive {
 		if p.v < 1 {
@@ -181,15 +174,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("--run-id %q: must be a plain directory name", c.RunID)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Plan is a scenario's execution plan, computed before anything is sent.

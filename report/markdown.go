@@ -324,6 +324,14 @@ func ioSection(b *bytes.Buffer, s *Summary) {
 	b.WriteString("Counter increase from the last sample before the phase (its start sample for the first phase) to its end sample, counter resets handled. Blocks for KVBM counters; MiB for bytes.\n\n")
 	b.WriteString("| run | arm | phase | s | offload d2h | offload host→disk | onboard host→dev | onboard disk→dev | matched tokens | dev read MiB | dev write MiB | proc read MiB | proc write MiB | files +/- |\n")
 	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	seen := map[[2]string]int{}
+	for _, p := range s.PhaseIO {
+		seen[[2]string{p.RunID, p.Phase}]++
+	}
+	repeated := map[[2]string]bool{}
+	for k, n := range seen {
+		repeated[k] = n > 1
+	}
 	for _, p := range s.PhaseIO {
 		k := func(role string) string {
 			v, ok := p.KVBM[role]
@@ -337,7 +345,7 @@ func ioSection(b *bytes.Buffer, s *Summary) {
 			files = fmt.Sprintf("+%d/-%d", *p.FilesCreated, *p.FilesRemoved)
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc(p.RunID), esc(p.Arm), esc(phaseName(p.Phase, p.Repeat)), strconv.FormatFloat(p.Seconds, 'f', 1, 64),
+			esc(p.RunID), esc(p.Arm), esc(phaseName(p, repeated)), strconv.FormatFloat(p.Seconds, 'f', 1, 64),
 			k("offload_d2h"), sumRoles(p.KVBM, "offload_h2d", "offload_d2d"), k("onboard_h2d"), sumRoles(p.KVBM, "onboard_d2d", "onboard_d2h"), k("matched_tokens"),
 			mibp(p.DeviceReadBytes), mibp(p.DeviceWriteBytes), mibp(p.ProcessReadBytes), mibp(p.ProcessWriteBytes), files)
 	}
@@ -365,12 +373,13 @@ func mibp(v *float64) string {
 	return strconv.FormatFloat(*v/(1<<20), 'f', 1, 64)
 }
 
-// phaseName shows a repeated phase with its repeat index (reuse #2).
-func phaseName(name string, repeat int) string {
-	if name == "reuse" {
-		return fmt.Sprintf("%s #%d", name, repeat+1)
+// phaseName shows a phase that occurs more than once in its run (the
+// repeats of reuse_verify) with its repeat index: "reuse #2".
+func phaseName(p PhaseIO, repeated map[[2]string]bool) string {
+	if repeated[[2]string{p.RunID, p.Phase}] {
+		return fmt.Sprintf("%s #%d", p.Phase, p.Repeat+1)
 	}
-	return name
+	return p.Phase
 }
 
 // throughputSection lists run-level throughput per group.
