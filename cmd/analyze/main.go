@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"kvbench/internal/cli"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,13 +21,6 @@ import (
 	"kvbench/report"
 )
 
-// Exit codes.
-const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -35,39 +28,14 @@ func main() {
 	os.Exit(code)
 }
 
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
-		Use:           "analyze",
-		Short:         "Merge run bundles and report B2-vs-B1 statistics",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Example:       "  analyze report results/ --out report/",
+		Use:     "analyze",
+		Short:   "Merge run bundles and report B2-vs-B1 statistics",
+		Example: "  analyze report results/ --out report/",
 	}
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{code: exitUsage, err: err} })
 	root.AddCommand(newReportCmd(), newExportCmd())
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	code := exitFailure
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	} else if strings.Contains(err.Error(), "unknown command") || strings.Contains(err.Error(), "unknown flag") {
-		code = exitUsage
-	}
-	fmt.Fprintf(stderr, "analyze: %v\n", err)
-	return code
+	return cli.Execute(ctx, root, args, stdout, stderr)
 }
 
 func newReportCmd() *cobra.Command {
@@ -85,18 +53,18 @@ func newReportCmd() *cobra.Command {
   analyze report results/run_a results/run_b --out out/ --phase replay`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return &exitError{code: exitUsage, err: errors.New("report needs at least one PATH (a run directory or a folder of runs)")}
+				return cli.Exit(cli.ExitUsage, errors.New("report needs at least one PATH (a run directory or a folder of runs)"))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return &exitError{code: exitUsage, err: errors.New("--out DIR is required")}
+				return cli.Exit(cli.ExitUsage, errors.New("--out DIR is required"))
 			}
 			if since != "" {
 				t, err := time.Parse(time.RFC3339, since)
 				if err != nil {
-					return &exitError{code: exitUsage, err: fmt.Errorf("--since %q: want an RFC 3339 time such as 2026-11-27T00:00:00Z", since)}
+					return cli.Exit(cli.ExitUsage, fmt.Errorf("--since %q: want an RFC 3339 time such as 2026-11-27T00:00:00Z", since))
 				}
 				filter.Since = t
 			}
@@ -149,13 +117,13 @@ valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs direc
   duckdb -c "SELECT tier_mode, quantile_cont(ttft_ns/1e6, 0.99) FROM read_parquet('dataset/requests/*/*/*/*.parquet', hive_partitioning=true) WHERE error_kind='' GROUP BY ALL"`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return &exitError{code: exitUsage, err: errors.New("export needs at least one PATH (a run directory or a folder of runs)")}
+				return cli.Exit(cli.ExitUsage, errors.New("export needs at least one PATH (a run directory or a folder of runs)"))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return &exitError{code: exitUsage, err: errors.New("--out DIR is required")}
+				return cli.Exit(cli.ExitUsage, errors.New("--out DIR is required"))
 			}
 			bundles, skipped, err := ingest.Discover(args, filter)
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"kvbench/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,14 +21,14 @@ func TestBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no path", []string{"report", "--out", t.TempDir()}, exitUsage, "at least one PATH"},
-		{"no out", []string{"report", empty}, exitUsage, "--out"},
-		{"missing path", []string{"report", filepath.Join(empty, "nope"), "--out", t.TempDir()}, exitFailure, "no such file"},
-		{"no runs", []string{"report", empty, "--out", t.TempDir()}, exitFailure, "no run bundles found"},
-		{"only an incomplete bundle", []string{"report", junk, "--out", t.TempDir()}, exitFailure, "no usable runs"},
-		{"bad since", []string{"report", empty, "--out", t.TempDir(), "--since", "yesterday"}, exitUsage, "RFC 3339"},
-		{"unknown command", []string{"frobnicate"}, exitUsage, "unknown command"},
-		{"export no runs", []string{"export", empty, "--out", t.TempDir()}, exitFailure, "no run bundles found"},
+		{"no path", []string{"report", "--out", t.TempDir()}, cli.ExitUsage, "at least one PATH"},
+		{"no out", []string{"report", empty}, cli.ExitUsage, "--out"},
+		{"missing path", []string{"report", filepath.Join(empty, "nope"), "--out", t.TempDir()}, cli.ExitFailure, "no such file"},
+		{"no runs", []string{"report", empty, "--out", t.TempDir()}, cli.ExitFailure, "no run bundles found"},
+		{"only an incomplete bundle", []string{"report", junk, "--out", t.TempDir()}, cli.ExitFailure, "no usable runs"},
+		{"bad since", []string{"report", empty, "--out", t.TempDir(), "--since", "yesterday"}, cli.ExitUsage, "RFC 3339"},
+		{"unknown command", []string{"frobnicate"}, cli.ExitUsage, "unknown command"},
+		{"export no runs", []string{"export", empty, "--out", t.TempDir()}, cli.ExitFailure, "no run bundles found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"kvbench/internal/cli"
 	"os"
 	"sort"
 	"strings"
@@ -28,7 +29,7 @@ the rest; earlier attempts are moved to .superseded/, never deleted.`,
   capture campaign validate examples/mode-compare.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageErr("campaign needs exactly one PLAN file")
+				return cli.Usage("campaign needs exactly one PLAN file")
 			}
 			return nil
 		},
@@ -57,10 +58,10 @@ the rest; earlier attempts are moved to .superseded/, never deleted.`,
 			switch {
 			case res.Interrupted:
 				fmt.Fprintln(cmd.OutOrStdout(), "campaign interrupted; run the same command again to resume")
-				return &exitError{code: exitInterrupted}
+				return cli.Exit(cli.ExitInterrupted, nil)
 			case res.Invalid > 0:
 				fmt.Fprintf(cmd.OutOrStdout(), "campaign finished with %d invalid run(s)\n", res.Invalid)
-				return &exitError{code: exitInvalid}
+				return cli.Exit(cli.ExitInvalid, nil)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "campaign complete: %s\n", plan.Dir())
 			return nil
@@ -74,7 +75,7 @@ the rest; earlier attempts are moved to .superseded/, never deleted.`,
 		Example: "  capture campaign validate examples/phase60.yaml",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageErr("validate needs exactly one PLAN file")
+				return cli.Usage("validate needs exactly one PLAN file")
 			}
 			return nil
 		},
@@ -95,16 +96,16 @@ the rest; earlier attempts are moved to .superseded/, never deleted.`,
 func loadPlan(path string) (*capture.CampaignPlan, []capture.CampaignRun, error) {
 	plan, err := capture.LoadCampaign(path)
 	if err != nil {
-		return nil, nil, &exitError{code: exitUsage, err: err}
+		return nil, nil, cli.Exit(cli.ExitUsage, err)
 	}
 	runs := plan.Schedule()
 	for _, r := range runs {
 		cfg, err := buildConfig(r.Flags)
 		if err != nil {
-			return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("campaign plan %s: run %s: %w", path, r.RunID, err)}
+			return nil, nil, cli.Exit(cli.ExitUsage, fmt.Errorf("campaign plan %s: run %s: %w", path, r.RunID, err))
 		}
 		if _, err := capture.BuildPlan(cfg); err != nil {
-			return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("campaign plan %s: run %s: %w", path, r.RunID, err)}
+			return nil, nil, cli.Exit(cli.ExitUsage, fmt.Errorf("campaign plan %s: run %s: %w", path, r.RunID, err))
 		}
 	}
 	return plan, runs, nil

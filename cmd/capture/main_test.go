@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"kvbench/internal/cli"
 	"net"
 	"os"
 	"path/filepath"
@@ -33,18 +34,18 @@ func TestBadInput(t *testing.T) {
 		code int
 		want string
 	}{
-		{"unknown scenario", []string{"run", "--tier-mode", "B1", "--scenario", "nope"}, exitUsage, `unknown scenario "nope"`},
-		{"unknown prompt set", []string{"run", "--tier-mode", "B1", "--prompt-set", "huge"}, exitUsage, `unknown prompt set "huge"`},
-		{"long range syntax", []string{"run", "--tier-mode", "B1", "--long-range", "6000"}, exitUsage, "--long-range"},
-		{"long range order", []string{"run", "--tier-mode", "B1", "--long-range", "7600:6000"}, exitUsage, "greater than MAX"},
-		{"mode conflict", []string{"run", "--tier-mode", "B2", "--kv-mode", "cpu_only"}, exitUsage, "tier mode B2 means kv mode cpu_disk"},
-		{"no mode", []string{"run"}, exitUsage, "--tier-mode"},
-		{"unknown flag", []string{"run", "--bogus"}, exitUsage, "unknown flag"},
+		{"unknown scenario", []string{"run", "--tier-mode", "B1", "--scenario", "nope"}, cli.ExitUsage, `unknown scenario "nope"`},
+		{"unknown prompt set", []string{"run", "--tier-mode", "B1", "--prompt-set", "huge"}, cli.ExitUsage, `unknown prompt set "huge"`},
+		{"long range syntax", []string{"run", "--tier-mode", "B1", "--long-range", "6000"}, cli.ExitUsage, "--long-range"},
+		{"long range order", []string{"run", "--tier-mode", "B1", "--long-range", "7600:6000"}, cli.ExitUsage, "greater than MAX"},
+		{"mode conflict", []string{"run", "--tier-mode", "B2", "--kv-mode", "cpu_only"}, cli.ExitUsage, "tier mode B2 means kv mode cpu_disk"},
+		{"no mode", []string{"run"}, cli.ExitUsage, "--tier-mode"},
+		{"unknown flag", []string{"run", "--bogus"}, cli.ExitUsage, "unknown flag"},
 		{"dead base url", []string{"run", "--tier-mode", "B1", "--base-url", dead, "--model-resolve-timeout-s", "0.3",
-			"--model-resolve-poll-s", "0.1", "--results-dir", t.TempDir()}, exitFailure, "does not answer: connection refused"},
-		{"bad base url", []string{"run", "--tier-mode", "B1", "--base-url", "localhost:8000"}, exitUsage, "want http://"},
-		{"bad run id", []string{"run", "--tier-mode", "B1", "--run-id", "../x"}, exitUsage, "plain directory name"},
-		{"negative requests", []string{"run", "--tier-mode", "B1", "--requests", "0"}, exitUsage, "--requests 0"},
+			"--model-resolve-poll-s", "0.1", "--results-dir", t.TempDir()}, cli.ExitFailure, "does not answer: connection refused"},
+		{"bad base url", []string{"run", "--tier-mode", "B1", "--base-url", "localhost:8000"}, cli.ExitUsage, "want http://"},
+		{"bad run id", []string{"run", "--tier-mode", "B1", "--run-id", "../x"}, cli.ExitUsage, "plain directory name"},
+		{"negative requests", []string{"run", "--tier-mode", "B1", "--requests", "0"}, cli.ExitUsage, "--requests 0"},
 	}
 	if os.Geteuid() != 0 { // root can write anywhere
 		cases = append(cases, struct {
@@ -52,7 +53,7 @@ func TestBadInput(t *testing.T) {
 			args []string
 			code int
 			want string
-		}{"read-only results dir", []string{"run", "--tier-mode", "B1", "--results-dir", ro, "--base-url", "http://" + freeAddr(t), "--model", "m"}, exitFailure, "results directory"})
+		}{"read-only results dir", []string{"run", "--tier-mode", "B1", "--results-dir", ro, "--base-url", "http://" + freeAddr(t), "--model", "m"}, cli.ExitFailure, "results directory"})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestResultsDirIsAFile(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"run", "--tier-mode", "B1", "--model", "m", "--base-url", "http://" + ln.Addr().String(),
 		"--results-dir", blocker}, &out, &errb)
-	if code != exitFailure || !strings.Contains(errb.String(), "results directory "+blocker) {
+	if code != cli.ExitFailure || !strings.Contains(errb.String(), "results directory "+blocker) {
 		t.Errorf("exit %d stderr %q", code, errb.String())
 	}
 }
@@ -103,7 +104,7 @@ func TestDryRunEveryScenario(t *testing.T) {
 		t.Run(sc, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := run(context.Background(), []string{"run", "--tier-mode", "B2", "--scenario", sc, "--dry-run", "--warmup", "2"}, &out, &errb)
-			if code != exitOK {
+			if code != cli.ExitOK {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
 			if !strings.Contains(out.String(), "scenario "+sc) || !strings.Contains(out.String(), "warmup") {

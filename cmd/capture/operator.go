@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"kvbench/internal/cli"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -161,14 +162,14 @@ func newInventoryCmd() *cobra.Command {
 		Example: "  capture inventory --metrics-url kvbm=http://127.0.0.1:6880/metrics --metrics-url system=http://127.0.0.1:8081/metrics",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(urls) == 0 {
-				return usageErr("inventory needs at least one --metrics-url NAME=URL")
+				return cli.Usage("inventory needs at least one --metrics-url NAME=URL")
 			}
 			w := cmd.OutOrStdout()
 			failed := 0
 			for _, nu := range urls {
 				name, url, ok := strings.Cut(nu, "=")
 				if !ok || name == "" || url == "" {
-					return usageErr("--metrics-url %q: want NAME=URL", nu)
+					return cli.Usage("--metrics-url %q: want NAME=URL", nu)
 				}
 				fams, err := capture.Inventory(cmd.Context(), url, seconds(timeoutS))
 				if err != nil {

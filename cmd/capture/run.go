@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"kvbench/internal/cli"
 	"os"
 	"runtime/pprof"
 	"strings"
@@ -39,7 +40,7 @@ func (o *runOptions) config(fs *pflag.FlagSet) (*capture.Config, error) {
 	cfg := o.cfg
 	lr, err := capture.ParseRange(o.longRange)
 	if err != nil {
-		return nil, usageErr("--long-range: %v", err)
+		return nil, cli.Usage("--long-range: %v", err)
 	}
 	cfg.LongRange = lr
 	cfg.RequestSeed = o.seed
@@ -53,11 +54,11 @@ func (o *runOptions) config(fs *pflag.FlagSet) (*capture.Config, error) {
 	}
 	cfg.Flags = flagValues(fs)
 	if err := cfg.Validate(); err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
+		return nil, cli.Exit(cli.ExitUsage, err)
 	}
 	for _, h := range o.hooks {
 		if err := h(&cfg); err != nil {
-			return nil, &exitError{code: exitUsage, err: err}
+			return nil, cli.Exit(cli.ExitUsage, err)
 		}
 	}
 	return &cfg, nil
@@ -79,7 +80,7 @@ func newRunCmd() *cobra.Command {
 			if o.dryRun {
 				plan, err := capture.BuildPlan(cfg)
 				if err != nil {
-					return &exitError{code: exitUsage, err: err}
+					return cli.Exit(cli.ExitUsage, err)
 				}
 				plan.Print(cmd.OutOrStdout())
 				return nil
@@ -110,10 +111,10 @@ func newRunCmd() *cobra.Command {
 			switch {
 			case out.Interrupted:
 				fmt.Fprintf(w, "interrupted: %s\n", strings.Join(m.InvalidReasons, "; "))
-				return &exitError{code: exitInterrupted}
+				return cli.Exit(cli.ExitInterrupted, nil)
 			case !m.Valid:
 				fmt.Fprintf(w, "INVALID: %s\n", strings.Join(m.InvalidReasons, "; "))
-				return &exitError{code: exitInvalid}
+				return cli.Exit(cli.ExitInvalid, nil)
 			}
 			fmt.Fprintln(w, "valid: yes")
 			return nil

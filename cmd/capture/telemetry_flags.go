@@ -1,6 +1,7 @@
 package main
 
 import (
+	"kvbench/internal/cli"
 	"strings"
 	"time"
 
@@ -67,12 +68,12 @@ func (t *telemetryFlags) samplers(cfg *capture.Config) ([]capture.Sampler, error
 	for _, kv := range t.extraURLs {
 		name, url, ok := strings.Cut(kv, "=")
 		if !ok || name == "" || url == "" {
-			return nil, usageErr("--metrics-url %q: want NAME=URL", kv)
+			return nil, cli.Usage("--metrics-url %q: want NAME=URL", kv)
 		}
 		targets = append(targets, capture.PromTarget{Source: name, URL: url})
 	}
 	if t.metricsInterval < 0 || t.ioInterval < 0 || t.metricsTimeout < 0 {
-		return nil, usageErr("--metrics-interval, --metrics-timeout and --io-interval must not be negative")
+		return nil, cli.Usage("--metrics-interval, --metrics-timeout and --io-interval must not be negative")
 	}
 	// Note: the runner marks samplers in this order; the cheap I/O and
 	// cache-dir samples go first so they sit next to the phase's requests
@@ -83,7 +84,7 @@ func (t *telemetryFlags) samplers(cfg *capture.Config) ([]capture.Sampler, error
 			Interval: t.ioInterval, Commands: cmds,
 		})
 		if err != nil {
-			return nil, usageErr("%v", err)
+			return nil, cli.Usage("%v", err)
 		}
 		out = append(out, s)
 		usesCmds = usesCmds || t.containerName != ""
@@ -97,11 +98,11 @@ func (t *telemetryFlags) samplers(cfg *capture.Config) ([]capture.Sampler, error
 			Snapshot: t.snapshot, AllowMissingKVBM: t.allowMissingKVBM,
 		})
 		if err != nil {
-			return nil, usageErr("%v", err)
+			return nil, cli.Usage("%v", err)
 		}
 		out = append(out, p)
 	} else if t.snapshot {
-		return nil, usageErr("--capture-metrics-snapshot needs a metrics URL")
+		return nil, cli.Usage("--capture-metrics-snapshot needs a metrics URL")
 	}
 
 	// Note: NVMe health needs a disk to look at; without one it would only
@@ -112,12 +113,12 @@ func (t *telemetryFlags) samplers(cfg *capture.Config) ([]capture.Sampler, error
 	}
 	if t.collect {
 		if t.gpuInterval <= 0 {
-			return nil, usageErr("--gpu-interval must be positive")
+			return nil, cli.Usage("--gpu-interval must be positive")
 		}
 		out = append(out, capture.NewGPUSampler(cmds, t.gpuInterval))
 		l, err := capture.NewLogSampler(capture.LogOptions{Container: t.containerName, NATSContainer: t.natsName, Commands: cmds})
 		if err != nil {
-			return nil, usageErr("%v", err)
+			return nil, cli.Usage("%v", err)
 		}
 		out = append(out, l)
 		usesCmds = true

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"kvbench/internal/cli"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,8 +32,8 @@ func TestTelemetryFlagErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			args := append([]string{"run", "--tier-mode", "B1", "--dry-run"}, c.args...)
-			if code := run(context.Background(), args, &out, &errb); code != exitUsage {
-				t.Errorf("exit %d; want %d (stderr %q)", code, exitUsage, errb.String())
+			if code := run(context.Background(), args, &out, &errb); code != cli.ExitUsage {
+				t.Errorf("exit %d; want %d (stderr %q)", code, cli.ExitUsage, errb.String())
 			}
 			if !strings.Contains(errb.String(), c.want) {
 				t.Errorf("stderr %q; want it to contain %q", errb.String(), c.want)
@@ -75,9 +76,9 @@ func TestRunWithTelemetry(t *testing.T) {
 		snapshot bool
 		want     string // in the manifest's invalid reasons or warnings
 	}{
-		{"kvbm up", []string{"--run-id", "up", "--metrics-kvbm-url", "http://" + a.KVBM + "/metrics", "--capture-metrics-snapshot"}, exitOK, true, ""},
-		{"kvbm down", []string{"--run-id", "down", "--metrics-kvbm-url", dead}, exitInvalid, false, "no KVBM metrics"},
-		{"kvbm down allowed", []string{"--run-id", "allowed", "--metrics-kvbm-url", dead, "--allow-missing-kvbm-metrics"}, exitOK, false, "no KVBM metrics"},
+		{"kvbm up", []string{"--run-id", "up", "--metrics-kvbm-url", "http://" + a.KVBM + "/metrics", "--capture-metrics-snapshot"}, cli.ExitOK, true, ""},
+		{"kvbm down", []string{"--run-id", "down", "--metrics-kvbm-url", dead}, cli.ExitInvalid, false, "no KVBM metrics"},
+		{"kvbm down allowed", []string{"--run-id", "allowed", "--metrics-kvbm-url", dead, "--allow-missing-kvbm-metrics"}, cli.ExitOK, false, "no KVBM metrics"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
