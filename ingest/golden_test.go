@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -104,6 +105,23 @@ func TestGoldenReport(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("report differs from %s (go test ./ingest -run Golden -update to accept); got:\n%s", golden, got)
+	}
+	// summary.json is what scripts read: its bytes are held too.
+	js, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js = append(bytes.ReplaceAll(js, []byte(root), []byte("ROOT")), '\n')
+	goldenJSON := filepath.Join("testdata", "summary.golden.json")
+	if *update {
+		os.WriteFile(goldenJSON, js, 0o644)
+	}
+	wantJSON, err := os.ReadFile(goldenJSON)
+	if err != nil {
+		t.Fatalf("%v (run go test ./ingest -update to create)", err)
+	}
+	if !bytes.Equal(js, wantJSON) {
+		t.Errorf("summary.json differs from %s (go test ./ingest -run Golden -update to accept)", goldenJSON)
 	}
 	// The planted effect and the evidence come out.
 	found := false
