@@ -1,8 +1,6 @@
 package kvbench_test
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"kvbench/results"
+	"kvbench/sim"
+	"kvbench/sim/simtest"
 )
 
 var (
@@ -51,66 +51,11 @@ type buildError struct{ name, out string }
 
 func (e *buildError) Error() string { return "build " + e.name + ": " + e.out }
 
-// simAddrs is the first line `capture sim` prints.
-type simAddrs struct {
-	Event  string `json:"event"`
-	API    string `json:"api"`
-	KVBM   string `json:"kvbm"`
-	System string `json:"system"`
-}
-
-// startSim starts the simulator on free loopback ports and returns its
-// addresses; it is stopped when the test ends, or earlier by stopSim.
-func startSim(t testing.TB, capture string, args ...string) simAddrs {
-	a, _ := startSimStop(t, capture, args...)
+// startSim starts the simulator binary on free loopback ports; it is
+// stopped when the test ends.
+func startSim(t testing.TB, capture string, args ...string) sim.Addrs {
+	a, _ := simtest.StartBinary(t, capture, args...)
 	return a
-}
-
-// startSimStop is startSim that also returns a function stopping the
-// simulator (SIGINT, then wait), safe to call more than once.
-func startSimStop(t testing.TB, capture string, args ...string) (simAddrs, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	all := append([]string{"sim", "--listen", "127.0.0.1:0", "--kvbm-listen", "127.0.0.1:0", "--system-listen", "127.0.0.1:0"}, args...)
-	cmd := exec.CommandContext(ctx, capture, all...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 5 * time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); cmd.Wait() }) }
-	t.Cleanup(stop)
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		for sc.Scan() {
-		}
-	}()
-	select {
-	case line, ok := <-lines:
-		if !ok {
-			t.Fatalf("simulator exited without printing its addresses; stderr:\n%s", stderr.String())
-		}
-		var a simAddrs
-		if err := json.Unmarshal([]byte(line), &a); err != nil || a.API == "" || a.Event != "listening" {
-			t.Fatalf("first line of capture sim is not the address JSON: %q (%v)", line, err)
-		}
-		return a, stop
-	case <-time.After(20 * time.Second):
-		t.Fatalf("simulator did not print its addresses in 20s; stderr:\n%s", stderr.String())
-	}
-	return simAddrs{}, stop
 }
 
 func runCmd(t testing.TB, wantCode int, bin string, args ...string) string {

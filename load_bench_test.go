@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"kvbench/results"
+	"kvbench/sim/simtest"
 )
 
 // BenchmarkCaptureLoad measures the capture client end to end against the
@@ -50,7 +51,7 @@ func loadOnce(b *testing.B, conc, n int, decode string) {
 	capture, _ := binaries(b)
 	dir := b.TempDir()
 	truth := filepath.Join(dir, "truth.jsonl")
-	sim, stopSim := startSimStop(b, capture, "--kv-mode", "cpu_only", "--preset", "fast", "--ground-truth", truth,
+	sim, stopSim := simtest.StartBinary(b, capture, "--kv-mode", "cpu_only", "--preset", "fast", "--ground-truth", truth,
 		"--max-batch", "4096", "--cost-decode-per-token", decode)
 	runID := fmt.Sprintf("load%d", conc)
 	cmd := exec.Command(capture, "run", "--base-url", "http://"+sim.API, "--tier-mode", "B1", "--requests", fmt.Sprint(n),

@@ -10,6 +10,7 @@ import (
 
 	"kvbench/results"
 	"kvbench/sim"
+	"kvbench/sim/simtest"
 )
 
 // TestTelemetryAttributesDiskWritesToPhases runs eviction_replay against
@@ -22,25 +23,14 @@ import (
 func TestTelemetryAttributesDiskWritesToPhases(t *testing.T) {
 	const fileBytes = 16 << 10
 	g3 := t.TempDir()
-	scfg := sim.DefaultConfig()
-	scfg.APIAddr, scfg.KVBMAddr, scfg.SystemAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	scfg.KVMode = sim.KVModeCPUDisk
-	scfg.DisableDiskFilter = true
-	scfg.DiskCacheDir = g3
-	scfg.DiskBlockFileBytes = fileBytes
-	scfg.TimeScale = 0.1
-	srv, err := sim.New(scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	addrs := srv.Addrs()
+	addrs := simtest.Start(t, func(scfg *sim.Config) {
+		scfg.Costs, _ = sim.Preset(sim.DefaultPresetID)
+		scfg.KVMode = sim.KVModeCPUDisk
+		scfg.DisableDiskFilter = true
+		scfg.DiskCacheDir = g3
+		scfg.DiskBlockFileBytes = fileBytes
+		scfg.TimeScale = 0.1
+	}).Addrs()
 
 	prom, err := NewPromSampler(PromOptions{
 		Targets:  []PromTarget{{SourceKVBM, "http://" + addrs.KVBM + "/metrics"}, {SourceSystem, "http://" + addrs.System + "/metrics"}},

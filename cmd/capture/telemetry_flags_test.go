@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"kvbench/internal/cli"
+	"kvbench/sim/simtest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +12,6 @@ import (
 	"testing"
 
 	"kvbench/results"
-	"kvbench/sim"
 )
 
 func TestTelemetryFlagErrors(t *testing.T) {
@@ -42,28 +42,8 @@ func TestTelemetryFlagErrors(t *testing.T) {
 	}
 }
 
-// startSim runs the simulator in this process until the test ends.
-func startInProcessSim(t *testing.T) sim.Addrs {
-	t.Helper()
-	cfg := sim.DefaultConfig()
-	cfg.APIAddr, cfg.KVBMAddr, cfg.SystemAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Costs, _ = sim.Preset(sim.PresetFast)
-	srv, err := sim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return srv.Addrs()
-}
-
 func TestRunWithTelemetry(t *testing.T) {
-	a := startInProcessSim(t)
+	a := simtest.Start(t, nil).Addrs()
 	dead := "http://" + freeAddr(t) + "/metrics"
 	base := []string{"run", "--tier-mode", "B1", "--base-url", "http://" + a.API, "--requests", "4", "--warmup", "2",
 		"--max-tokens", "4", "--calibrate=false", "--no-progress", "--results-dir", t.TempDir(),
