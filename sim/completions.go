@@ -146,6 +146,7 @@ type call struct {
 	start   time.Time
 	lastTok time.Time
 	gotSlot bool
+	queued  bool // counted in the frontend's queue gauge
 	first   bool // first token seen
 	pending bool // written but not flushed
 	status  int
@@ -255,110 +256,17 @@ func (c *call) cancelled() {
 	c.s.fe.disconnected.Add(1)
 }
 
+// serve runs one request through the simulated engine: parse and check it,
+// inject a fault, queue for a batch slot, prefill (with tier onboarding),
+// then decode token by token.
 func (c *call) serve(r *http.Request) {
 	s := c.s
-	if r.ContentLength > maxBodyBytes {
-		c.fail(http.StatusRequestEntityTooLarge, "Request body too large")
+	prompt, ok := c.parse(r)
+	if !ok || !c.tokenize(prompt) || !c.injectFault() {
 		return
-	}
-	var body []byte
-	var err error
-	if n := r.ContentLength; n >= 0 {
-		body = make([]byte, n)
-		_, err = io.ReadFull(r.Body, body)
-	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	}
-	if err != nil {
-		c.fail(http.StatusBadRequest, "Failed to read the request body: "+err.Error())
-		return
-	}
-	if len(body) > maxBodyBytes {
-		c.fail(http.StatusRequestEntityTooLarge, "Request body too large")
-		return
-	}
-	var req completionRequest
-	if c.chat {
-		var cr chatRequest
-		if err := json.Unmarshal(body, &cr); err != nil {
-			c.fail(http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
-			return
-		}
-		var ok bool
-		if req, ok = cr.toCompletion(); !ok {
-			c.fail(http.StatusBadRequest, "messages: content must be a string or an array of text parts")
-			return
-		}
-	} else if err := json.Unmarshal(body, &req); err != nil {
-		c.fail(http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
-		return
-	}
-	c.stream = req.Stream
-	if req.Model != s.cfg.Model {
-		c.fail(http.StatusNotFound, "Model not found")
-		return
-	}
-	if req.StreamOptions != nil && !req.Stream {
-		c.fail(http.StatusBadRequest, "`stream_options` can only be used when `stream` is True")
-		return
-	}
-	c.usage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
-	prompt, ok := jsonString(req.Prompt)
-	if !ok {
-		c.fail(http.StatusBadRequest, "prompt: the simulator accepts a single string")
-		return
-	}
-	c.maxTok = defaultMaxTokens
-	if req.MaxTokens != nil {
-		c.maxTok = *req.MaxTokens
-	}
-	if c.maxTok < 1 {
-		c.fail(http.StatusBadRequest, "max_tokens must be at least 1, got "+strconv.Itoa(c.maxTok))
-		return
-	}
-	c.sc.tokens = Tokenize(c.sc.tokens[:0], prompt)
-	c.prompt = len(c.sc.tokens)
-	c.rec.PromptTokens = c.prompt
-	if c.prompt == 0 {
-		c.fail(http.StatusBadRequest, "prompt: empty")
-		return
-	}
-	if c.prompt+c.maxTok > s.cfg.MaxNumTokens {
-		// Note: TRT-LLM's PyTorch backend checks the prompt alone and says
-		// "The sum of prompt length (N.0), query length (0) should not
-		// exceed max_num_tokens (M)"; the simulator also counts max_tokens,
-		// as the issue asks, and keeps the wording's shape.
-		c.fail(http.StatusBadRequest, "The sum of prompt length ("+strconv.Itoa(c.prompt)+
-			"), query length (0) and max_tokens ("+strconv.Itoa(c.maxTok)+
-			") should not exceed max_num_tokens ("+strconv.Itoa(s.cfg.MaxNumTokens)+")")
-		return
-	}
-	var key uint64 = fnvOffset64
-	for _, t := range c.sc.tokens {
-		key = mix64(key, t)
-	}
-	c.wordKey = key
-
-	c.fault = s.faults.request()
-	switch c.fault {
-	case Fault429:
-		c.fail(http.StatusTooManyRequests, "Too many requests: simulated overload")
-		return
-	case Fault500:
-		c.fail(http.StatusInternalServerError, "Internal server error: simulated failure")
-		return
-	case Fault503:
-		c.fail(http.StatusServiceUnavailable, "Service is not ready")
-		return
-	case FaultSlowFirstByte:
-		if !c.sleep(s.cfg.Faults.SlowFirstByteDelay) {
-			c.cancelled()
-			return
-		}
 	}
 	c.created = s.now().Unix()
 	c.makeID()
-
 	if c.stream {
 		h := c.w.Header()
 		h.Set("Content-Type", "text/event-stream")
@@ -370,22 +278,14 @@ func (c *call) serve(r *http.Request) {
 
 	// Queue for a batch slot (FIFO: Go wakes blocked senders in order).
 	s.fe.queued.Add(1)
-	queued := true
+	c.queued = true
 	defer func() {
-		if queued {
+		if c.queued {
 			s.fe.queued.Add(-1)
 		}
 	}()
-	select {
-	case s.sem <- struct{}{}:
-	default:
-		c.push()
-		select {
-		case s.sem <- struct{}{}:
-		case <-c.ctx.Done():
-			c.cancelled()
-			return
-		}
+	if !c.waitSlot() {
+		return
 	}
 	c.gotSlot = true
 	s.running.Add(1)
@@ -397,6 +297,153 @@ func (c *call) serve(r *http.Request) {
 	s.sys.activeBlocks.Add(held)
 	defer s.sys.activeBlocks.Add(-held)
 
+	cached, ok := c.prefill()
+	if !ok {
+		return
+	}
+	c.decode(cached)
+}
+
+// parse reads and decodes the body and checks the request's fields,
+// answering the client itself when they are wrong. It returns the prompt.
+func (c *call) parse(r *http.Request) (json.RawMessage, bool) {
+	if r.ContentLength > maxBodyBytes {
+		c.fail(http.StatusRequestEntityTooLarge, "Request body too large")
+		return nil, false
+	}
+	var body []byte
+	var err error
+	if n := r.ContentLength; n >= 0 {
+		body = make([]byte, n)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	}
+	if err != nil {
+		c.fail(http.StatusBadRequest, "Failed to read the request body: "+err.Error())
+		return nil, false
+	}
+	if len(body) > maxBodyBytes {
+		c.fail(http.StatusRequestEntityTooLarge, "Request body too large")
+		return nil, false
+	}
+	var req completionRequest
+	if c.chat {
+		var cr chatRequest
+		if err := json.Unmarshal(body, &cr); err != nil {
+			c.fail(http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
+			return nil, false
+		}
+		var ok bool
+		if req, ok = cr.toCompletion(); !ok {
+			c.fail(http.StatusBadRequest, "messages: content must be a string or an array of text parts")
+			return nil, false
+		}
+	} else if err := json.Unmarshal(body, &req); err != nil {
+		c.fail(http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
+		return nil, false
+	}
+	c.stream = req.Stream
+	if req.Model != c.s.cfg.Model {
+		c.fail(http.StatusNotFound, "Model not found")
+		return nil, false
+	}
+	if req.StreamOptions != nil && !req.Stream {
+		c.fail(http.StatusBadRequest, "`stream_options` can only be used when `stream` is True")
+		return nil, false
+	}
+	c.usage = req.StreamOptions != nil && req.StreamOptions.IncludeUsage
+	c.maxTok = defaultMaxTokens
+	if req.MaxTokens != nil {
+		c.maxTok = *req.MaxTokens
+	}
+	if c.maxTok < 1 {
+		c.fail(http.StatusBadRequest, "max_tokens must be at least 1, got "+strconv.Itoa(c.maxTok))
+		return nil, false
+	}
+	return req.Prompt, true
+}
+
+// tokenize turns the prompt into tokens and checks the engine's budget.
+func (c *call) tokenize(raw json.RawMessage) bool {
+	prompt, ok := jsonString(raw)
+	if !ok {
+		c.fail(http.StatusBadRequest, "prompt: the simulator accepts a single string")
+		return false
+	}
+	c.sc.tokens = Tokenize(c.sc.tokens[:0], prompt)
+	c.prompt = len(c.sc.tokens)
+	c.rec.PromptTokens = c.prompt
+	if c.prompt == 0 {
+		c.fail(http.StatusBadRequest, "prompt: empty")
+		return false
+	}
+	if budget := c.s.cfg.MaxNumTokens; c.prompt+c.maxTok > budget {
+		// Note: TRT-LLM's PyTorch backend checks the prompt alone and says
+		// "The sum of prompt length (N.0), query length (0) should not
+		// exceed max_num_tokens (M)"; the simulator also counts max_tokens
+		// and keeps the wording's shape.
+		c.fail(http.StatusBadRequest, "The sum of prompt length ("+strconv.Itoa(c.prompt)+
+			"), query length (0) and max_tokens ("+strconv.Itoa(c.maxTok)+
+			") should not exceed max_num_tokens ("+strconv.Itoa(budget)+")")
+		return false
+	}
+	var key uint64 = fnvOffset64
+	for _, t := range c.sc.tokens {
+		key = mix64(key, t)
+	}
+	c.wordKey = key
+	return true
+}
+
+// injectFault draws this request's fault; it returns false when the fault
+// ended the request.
+func (c *call) injectFault() bool {
+	s := c.s
+	c.fault = s.faults.request()
+	switch c.fault {
+	case Fault429:
+		c.fail(http.StatusTooManyRequests, "Too many requests: simulated overload")
+		return false
+	case Fault500:
+		c.fail(http.StatusInternalServerError, "Internal server error: simulated failure")
+		return false
+	case Fault503:
+		c.fail(http.StatusServiceUnavailable, "Service is not ready")
+		return false
+	case FaultSlowFirstByte:
+		if !c.sleep(s.cfg.Faults.SlowFirstByteDelay) {
+			c.cancelled()
+			return false
+		}
+	}
+	return true
+}
+
+// waitSlot takes a batch slot, flushing what was written while it waits;
+// false when the client left first.
+func (c *call) waitSlot() bool {
+	select {
+	case c.s.sem <- struct{}{}:
+		return true
+	default:
+	}
+	c.push()
+	select {
+	case c.s.sem <- struct{}{}:
+		return true
+	case <-c.ctx.Done():
+		c.cancelled()
+		return false
+	}
+}
+
+// prefill admits the prompt's blocks to the tiered cache and waits for the
+// prefill of what was not cached plus the onboarding of what was. It
+// returns the number of prompt tokens served from cache.
+func (c *call) prefill() (cached int, ok bool) {
+	s := c.s
+	bt := s.cfg.BlockTokens
 	c.sc.hashes = BlockHashes(c.sc.hashes[:0], c.sc.tokens, bt)
 	c.adm = s.cache.Admit(c.sc.hashes)
 	c.rec.BlocksTotal = c.adm.Blocks
@@ -404,7 +451,7 @@ func (c *call) serve(r *http.Request) {
 	c.rec.BlocksG2 = c.adm.G2
 	c.rec.BlocksG3 = c.adm.G3
 	c.rec.BlocksRecomputed = c.adm.Recomputed
-	cached := c.adm.CachedBlocks() * bt
+	cached = c.adm.CachedBlocks() * bt
 	prefill := s.scale(s.costs.Prefill(PrefillWork{
 		PromptTokens:   c.prompt,
 		UncachedTokens: c.prompt - cached,
@@ -413,7 +460,7 @@ func (c *call) serve(r *http.Request) {
 	}))
 	if !c.sleep(prefill) {
 		c.cancelled()
-		return
+		return 0, false
 	}
 	if c.adm.diskDone != nil {
 		c.push()
@@ -424,14 +471,17 @@ func (c *call) serve(r *http.Request) {
 			}
 		case <-c.ctx.Done():
 			c.cancelled()
-			return
+			return 0, false
 		}
 	}
+	return cached, true
+}
 
-	half := c.maxTok / 2
-	if half < 1 {
-		half = 1
-	}
+// decode produces the output tokens at the decode pace, streaming each as
+// a chunk or answering once at the end.
+func (c *call) decode(cached int) {
+	s := c.s
+	half := max(c.maxTok/2, 1)
 	for i := 0; i < c.maxTok; i++ {
 		if i > 0 && !c.sleep(s.scale(s.costs.InterToken(int(s.running.Load())))) {
 			c.cancelled()
@@ -441,17 +491,15 @@ func (c *call) serve(r *http.Request) {
 			return
 		}
 		now := s.now()
-		if c.stream {
-			if !c.writeChunk(i, i == c.maxTok-1) {
-				c.cancelled()
-				return
-			}
+		if c.stream && !c.writeChunk(i, i == c.maxTok-1) {
+			c.cancelled()
+			return
 		}
 		c.sent++
 		s.fe.outputTokens.Add(1)
 		if !c.first {
 			c.first = true
-			queued = false
+			c.queued = false
 			s.fe.queued.Add(-1)
 			s.fe.ttft.observe(now.Sub(c.start).Seconds())
 			s.fe.isl.observe(float64(c.prompt))

@@ -136,9 +136,16 @@ func newKVCache(cfg KVCacheConfig, disk diskQueue) *KVCache {
 func (c *KVCache) Admit(hashes []uint64) Admission {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a := Admission{Blocks: len(hashes)}
+	a := c.lookup(hashes)
+	c.count(hashes, &a)
+	c.remember(hashes)
+	c.reside(hashes, a)
+	return a
+}
 
-	// 1. Lookup: G1 prefix, then a G2 run, then a G3 run.
+// lookup finds the G1 prefix, then a G2 run, then a G3 run (step 1).
+func (c *KVCache) lookup(hashes []uint64) Admission {
+	a := Admission{Blocks: len(hashes)}
 	i := 0
 	for i < len(hashes) && c.g1.has(hashes[i]) {
 		i++
@@ -157,8 +164,12 @@ func (c *KVCache) Admit(hashes []uint64) Admission {
 		a.G3 = i - a.G1 - a.G2
 	}
 	a.Recomputed = len(hashes) - i
+	return a
+}
 
-	// 2. Counting at request time.
+// count updates the counters at request time and starts the G3 reads
+// (step 2).
+func (c *KVCache) count(hashes []uint64, a *Admission) {
 	c.stats.OnboardBlocksH2D += uint64(a.G2)
 	c.stats.OnboardBlocksD2D += uint64(a.G3)
 	c.stats.MatchedTokens += uint64((a.G2 + a.G3) * c.blockTokens)
@@ -177,8 +188,10 @@ func (c *KVCache) Admit(hashes []uint64) Admission {
 		}
 		a.diskDone = c.disk.read(onboard)
 	}
+}
 
-	// 3. Frequencies.
+// remember doubles the frequency of every block of the prompt (step 3).
+func (c *KVCache) remember(hashes []uint64) {
 	if len(c.freq)+len(hashes) > c.freqMax {
 		// Note: KVBM decays frequencies every 600 s and bounds the map;
 		// the simulator has no clock here and simply forgets everything
@@ -195,19 +208,24 @@ func (c *KVCache) Admit(hashes []uint64) Admission {
 		}
 		c.freq[h] = f
 	}
+}
 
-	// 4. Residency.
+// reside makes the prompt's blocks resident: all in G1, recomputed ones
+// written through to G2, and G2 blocks that pass the frequency filter
+// offloaded to G3 (step 4).
+func (c *KVCache) reside(hashes []uint64, a Admission) {
 	for _, h := range hashes {
 		if !c.g1.touch(h) {
 			c.g1.add(h, nil)
 		}
 	}
 	if c.g2 == nil {
-		return a
+		return
 	}
+	found := a.Blocks - a.Recomputed
 	for j, h := range hashes {
 		switch {
-		case j >= i: // recomputed: write-through device → host
+		case j >= found: // recomputed: write-through device → host
 			if !c.g2.touch(h) {
 				c.stats.OffloadBlocksD2H++
 				c.g2.add(h, nil)
@@ -229,7 +247,6 @@ func (c *KVCache) Admit(hashes []uint64) Admission {
 		}
 		c.g3.add(h, c.evictFile)
 	}
-	return a
 }
 
 // evictFile deletes the file of a block leaving G3.
