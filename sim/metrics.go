@@ -132,37 +132,31 @@ func appendLabels(b []byte, labels []string, extraName, extraValue string) []byt
 	return append(b, '}')
 }
 
-func appendLabelValue(b []byte, v string) []byte {
-	if !strings.ContainsAny(v, "\\\"\n") {
+// appendLabelValue escapes a label value as the text format wants:
+// backslash, double quote and line feed.
+func appendLabelValue(b []byte, v string) []byte { return appendEscaped(b, v, true) }
+
+// appendHelp escapes a HELP text: backslash and line feed.
+func appendHelp(b []byte, h string) []byte { return appendEscaped(b, h, false) }
+
+func appendEscaped(b []byte, v string, quote bool) []byte {
+	special := "\\\n"
+	if quote {
+		special = "\\\"\n"
+	}
+	if !strings.ContainsAny(v, special) {
 		return append(b, v...)
 	}
 	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '\\':
+		switch c := v[i]; {
+		case c == '\\':
 			b = append(b, `\\`...)
-		case '"':
+		case c == '"' && quote:
 			b = append(b, `\"`...)
-		case '\n':
+		case c == '\n':
 			b = append(b, `\n`...)
 		default:
-			b = append(b, v[i])
-		}
-	}
-	return b
-}
-
-func appendHelp(b []byte, h string) []byte {
-	if !strings.ContainsAny(h, "\\\n") {
-		return append(b, h...)
-	}
-	for i := 0; i < len(h); i++ {
-		switch h[i] {
-		case '\\':
-			b = append(b, `\\`...)
-		case '\n':
-			b = append(b, `\n`...)
-		default:
-			b = append(b, h[i])
+			b = append(b, c)
 		}
 	}
 	return b

@@ -344,12 +344,7 @@ func (s *Server) apiMux() *http.ServeMux {
 	mux.HandleFunc("GET /health", handleHealth)
 	mux.HandleFunc("GET /live", handleHealth)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		bp := bufPool.Get().(*[]byte)
-		b := s.fe.write((*bp)[:0])
-		w.Header().Set("Content-Type", metricsContentType)
-		w.Write(b)
-		*bp = b
-		bufPool.Put(bp)
+		writeMetrics(w, s.fe.write)
 	})
 	return mux
 }
@@ -368,12 +363,8 @@ func (s *Server) kvbmMux() *http.ServeMux {
 			io.WriteString(w, "<html>\x00kvbm{{ offload=?? \n# TYPE\n\xff\xfe garbage\n")
 			return
 		}
-		bp := bufPool.Get().(*[]byte)
-		b := writeKVBM((*bp)[:0], s.cache.Stats())
-		w.Header().Set("Content-Type", metricsContentType)
-		w.Write(b)
-		*bp = b
-		bufPool.Put(bp)
+		st := s.cache.Stats()
+		writeMetrics(w, func(b []byte) []byte { return writeKVBM(b, st) })
 	})
 	return mux
 }
@@ -383,14 +374,21 @@ func (s *Server) systemMux() *http.ServeMux {
 	mux.HandleFunc("GET /health", handleHealth)
 	mux.HandleFunc("GET /live", handleHealth)
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		bp := bufPool.Get().(*[]byte)
-		b := s.sys.write((*bp)[:0], s.now().Sub(s.started).Seconds())
-		w.Header().Set("Content-Type", metricsContentType)
-		w.Write(b)
-		*bp = b
-		bufPool.Put(bp)
+		up := s.now().Sub(s.started).Seconds()
+		writeMetrics(w, func(b []byte) []byte { return s.sys.write(b, up) })
 	})
 	return mux
+}
+
+// writeMetrics answers a scrape with the page write appends to a pooled
+// buffer.
+func writeMetrics(w http.ResponseWriter, write func([]byte) []byte) {
+	bp := bufPool.Get().(*[]byte)
+	b := write((*bp)[:0])
+	w.Header().Set("Content-Type", metricsContentType)
+	w.Write(b)
+	*bp = b
+	bufPool.Put(bp)
 }
 
 func handleHealth(w http.ResponseWriter, r *http.Request) {
