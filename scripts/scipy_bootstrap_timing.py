@@ -1,7 +1,7 @@
 """Times SciPy's stats.bootstrap on the job kvbench's analyze does for one
 group arm: a 95 % percentile interval of the p50, p90, p95 and p99 TTFT of
 500,000 requests with 10,000 resamples. Run with Debian's python3-scipy
-(1.10.1, the version stats.md used):
+(1.10.1, the version the reference values in stats/testdata came from):
 
     /usr/bin/python3 scripts/scipy_bootstrap_timing.py [n] [resamples]
 

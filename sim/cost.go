@@ -80,8 +80,8 @@ const (
 	DefaultPresetID = PresetSpark8B
 )
 
-// presets holds the coefficients of each preset; the sources are in
-// shared/reference/calibration.md.
+// presets holds the coefficients of each preset, each with where its
+// figures come from.
 var presets = map[string]Costs{
 	// DGX Spark (GB10) with an 8B model, from published figures: prefill
 	// ≈ 8,000 tokens/s (125 µs/token); G2 onboarding is a copy inside the

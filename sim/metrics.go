@@ -9,15 +9,15 @@ import (
 	"sync/atomic"
 )
 
-// Dynamo's default frontend buckets (generate_log_buckets), from
-// shared/reference/dynamo-kvbm.md §2.2.
+// Dynamo's default frontend buckets, as its generate_log_buckets makes
+// them.
 var (
 	bucketsRequestDuration = []float64{0, 2, 4, 8, 16, 32, 64, 130, 260, 510}
 	bucketsInputTokens     = []float64{0, 100, 210, 430, 870, 1800, 3600, 7400, 15000, 31000, 63000, 130000}
 	bucketsOutputTokens    = []float64{0, 100, 210, 430, 880, 1800, 3700, 7600, 16000, 32000}
 	bucketsTTFT            = []float64{0, 0.0022, 0.0047, 0.01, 0.022, 0.047, 0.1, 0.22, 0.47, 1, 2.2, 4.7, 10, 22, 48, 100, 220, 480}
 	bucketsITL             = []float64{0, 0.0019, 0.0035, 0.0067, 0.013, 0.024, 0.045, 0.084, 0.16, 0.3, 0.56, 1.1, 2}
-	// Work handler request duration (push_handler.rs), §2.3.
+	// Work handler request duration, as Dynamo's push handler buckets it.
 	bucketsComponentDuration = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600}
 )
 
