@@ -207,8 +207,6 @@ func (c *Client) readStream(runCtx, ctx context.Context, body io.Reader, since f
 			switch {
 			case errors.Is(err, io.EOF):
 				rec.ErrorKind, rec.Error = results.ErrConnection, "stream ended without data: [DONE]"
-			case errors.Is(err, errSSELine):
-				rec.ErrorKind, rec.Error = results.ErrProtocol, err.Error()
 			default:
 				rec.ErrorKind, rec.Error = classify(runCtx, ctx, err)
 			}
@@ -226,6 +224,12 @@ func (c *Client) readStream(runCtx, ctx context.Context, body io.Reader, since f
 				msg = string(sr.comment)
 			}
 			rec.Error = "SSE error event: " + truncate(msg, 300)
+			return
+		}
+		if sr.hasErr {
+			rec.LatencyNs = now
+			rec.ErrorKind = results.ErrServerEvent
+			rec.Error = "SSE error field: " + truncate(string(sr.errField), 300)
 			return
 		}
 		if len(event) > 0 {
