@@ -7,12 +7,13 @@ package main
 import (
 	"context"
 	"io"
-	"kvbench/internal/cli"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"kvbench/internal/cli"
 )
 
 func main() {

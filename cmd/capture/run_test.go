@@ -3,15 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"kvbench/internal/cli"
-	"kvbench/sim/simtest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"kvbench/internal/cli"
 	"kvbench/results"
+	"kvbench/sim/simtest"
 )
 
 func TestTelemetryFlagErrors(t *testing.T) {

@@ -1,4 +1,4 @@
-package capture
+package telemetry
 
 import (
 	"bytes"
@@ -274,12 +274,12 @@ func NewCommandsLog(cmds *Commands) Sampler { return &commandsLog{cmds: cmds} }
 
 func (l *commandsLog) Name() string { return "commands" }
 
-func (l *commandsLog) Open(dir, _ string) error { l.dir = dir; return nil }
+func (l *commandsLog) Open(_ context.Context, dir, _ string) error { l.dir = dir; return nil }
 
 func (l *commandsLog) Mark(string, string) {}
 
-func (l *commandsLog) Close() SamplerReport {
-	var rep SamplerReport
+func (l *commandsLog) Close() Report {
+	var rep Report
 	if len(l.cmds.Records()) == 0 {
 		return rep
 	}

@@ -1,6 +1,7 @@
-package capture
+package telemetry
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -155,7 +156,9 @@ func TestCanonicalLabels(t *testing.T) {
 	}
 }
 
-func TestIsKVBMFamily(t *testing.T) {
+// TestKVBMGenerations checks which families the sampler takes for KVBM's
+// and how it names their generations.
+func TestKVBMGenerations(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want bool
@@ -173,9 +176,13 @@ func TestIsKVBMFamily(t *testing.T) {
 		{"trtllm_kv_cache_offload_bytes", false},
 		{"kvbmx", false},
 	} {
-		if got := IsKVBMFamily(tc.name); got != tc.want {
-			t.Errorf("IsKVBMFamily(%q) = %v; want %v", tc.name, got, tc.want)
+		if got := kvbmGenerations(map[string]bool{tc.name: true}) != ""; got != tc.want {
+			t.Errorf("%s counted as KVBM: %v; want %v", tc.name, got, tc.want)
 		}
+	}
+	all := map[string]bool{"kvbm_offload_blocks_d2h": true, "dynamo_component_matched_tokens_total": true, "dynamo_frontend_requests_total": true}
+	if got, want := kvbmGenerations(all), results.KVBMGenComponent+","+results.KVBMGenBare; got != want {
+		t.Errorf("generations %q; want %q", got, want)
 	}
 }
 
@@ -266,16 +273,16 @@ func TestPromSamplerFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := s.Open(dir, "run1"); err != nil {
+	if err := s.Open(context.Background(), dir, "run1"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	s.Mark("warmup", PointStart)
+	s.Mark(results.PhaseWarmup, PointStart)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Mark took %s; want it bounded by the 1s scrape timeout", d)
 	}
 	time.Sleep(300 * time.Millisecond)
-	s.Mark("warmup", PointEnd)
+	s.Mark(results.PhaseWarmup, PointEnd)
 	rep := s.Close()
 	if len(rep.Invalid) != 0 {
 		t.Errorf("invalid reasons %v; want none (kvbm metrics present)", rep.Invalid)
@@ -288,7 +295,7 @@ func TestPromSamplerFaults(t *testing.T) {
 	type key struct{ source, point string }
 	ok, failed := map[key]int{}, map[key]int{}
 	for _, r := range rows {
-		if r.RunID != "run1" || r.Phase != "warmup" {
+		if r.RunID != "run1" || r.Phase != results.PhaseWarmup {
 			t.Fatalf("row %+v: want run1/warmup", r)
 		}
 		k := key{r.Source, r.Point}
@@ -379,11 +386,11 @@ func TestPromSamplerKVBMValidity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Open(t.TempDir(), "r"); err != nil {
+			if err := s.Open(context.Background(), t.TempDir(), "r"); err != nil {
 				t.Fatal(err)
 			}
-			s.Mark("measure", PointStart)
-			s.Mark("measure", PointEnd)
+			s.Mark(results.PhaseMeasure, PointStart)
+			s.Mark(results.PhaseMeasure, PointEnd)
 			rep := s.Close()
 			if valid := len(rep.Invalid) == 0; valid != tc.wantValid {
 				t.Errorf("valid = %v (invalid %v); want %v", valid, rep.Invalid, tc.wantValid)
@@ -414,12 +421,12 @@ func TestPromSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := s.Open(dir, "r"); err != nil {
+	if err := s.Open(context.Background(), dir, "r"); err != nil {
 		t.Fatal(err)
 	}
-	s.Mark("populate", PointStart)
-	s.Mark("populate", PointEnd)
-	s.Mark("populate", PointStart) // a repeated phase name keeps both snapshots
+	s.Mark(results.PhasePopulate, PointStart)
+	s.Mark(results.PhasePopulate, PointEnd)
+	s.Mark(results.PhasePopulate, PointStart) // a repeated phase name keeps both snapshots
 	rep := s.Close()
 	for _, name := range []string{"metrics_frontend_populate_start.prom", "metrics_frontend_populate_end.prom", "metrics_frontend_populate_start_2.prom"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
@@ -446,7 +453,7 @@ func TestPromSnapshots(t *testing.T) {
 	// A cap below the body size cuts the file and says so.
 	s2, _ := NewPromSampler(PromOptions{Targets: []PromTarget{{SourceFrontend, srv.URL}}, Snapshot: true, SnapshotMaxBytes: 100})
 	dir2 := t.TempDir()
-	if err := s2.Open(dir2, "r"); err != nil {
+	if err := s2.Open(context.Background(), dir2, "r"); err != nil {
 		t.Fatal(err)
 	}
 	s2.Mark("p", PointStart)
@@ -490,5 +497,24 @@ func BenchmarkParseExposition(b *testing.B) {
 				familyRows(results.MetricSample{}, fams)
 			}
 		})
+	}
+}
+
+func TestInventory(t *testing.T) {
+	srv := fixtureServer(t, readFixture(t, "exposition/dynamo_kvbm.prom"), "text/plain; version=0.0.4")
+	fams, err := Inventory(context.Background(), srv.URL+"/metrics", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Family{}
+	for _, f := range fams {
+		byName[f.Name] = f
+	}
+	ttft := byName["dynamo_frontend_time_to_first_token_seconds"]
+	if ttft.Type != "histogram" || len(ttft.Labels) != 1 || ttft.Labels[0] != "model" || ttft.IsKVBM() {
+		t.Errorf("ttft family %+v", ttft)
+	}
+	if f := byName["kvbm_onboard_blocks_d2d"]; f.Type != "counter" || !f.IsKVBM() {
+		t.Errorf("kvbm family missing: %v", fams)
 	}
 }

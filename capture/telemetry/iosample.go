@@ -1,4 +1,4 @@
-package capture
+package telemetry
 
 import (
 	"bufio"
@@ -114,7 +114,7 @@ func (s *IOSampler) Devices() []string { return append([]string(nil), s.devices.
 
 // Open implements Sampler: it resolves the devices, the container's PID
 // and cgroup, creates the io table and starts interval sampling.
-func (s *IOSampler) Open(dir, runID string) error {
+func (s *IOSampler) Open(ctx context.Context, dir, runID string) error {
 	var err error
 	if s.proc, err = procfs.NewFS(s.opts.ProcRoot); err != nil {
 		return fmt.Errorf("procfs %s: %w", s.opts.ProcRoot, err)
@@ -142,7 +142,7 @@ func (s *IOSampler) Open(dir, runID string) error {
 	}
 	s.pids = append(s.pids, s.opts.PIDs...)
 	if s.opts.Container != "" {
-		s.openContainer()
+		s.openContainer(ctx)
 	}
 	if len(s.pids) > 0 {
 		s.facts["pids"] = s.pids
@@ -159,7 +159,7 @@ func (s *IOSampler) Open(dir, runID string) error {
 		return err
 	}
 	s.runID = runID
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ctx, s.cancel = context.WithCancel(ctx)
 	if s.opts.Interval > 0 {
 		s.wg.Add(1)
 		go intervalLoop(s.ctx, &s.wg, s.opts.Interval, &s.cur, s.sample)
@@ -167,8 +167,8 @@ func (s *IOSampler) Open(dir, runID string) error {
 	return nil
 }
 
-func (s *IOSampler) openContainer() {
-	pid, runtime, err := ContainerPID(context.Background(), s.opts.Commands, s.opts.Container)
+func (s *IOSampler) openContainer(ctx context.Context) {
+	pid, runtime, err := ContainerPID(ctx, s.opts.Commands, s.opts.Container)
 	if err != nil {
 		s.warn("container", fmt.Sprintf("io: container %s: %v", s.opts.Container, err))
 		return
@@ -451,13 +451,13 @@ func (s *IOSampler) warn(key, msg string) {
 }
 
 // Close implements Sampler.
-func (s *IOSampler) Close() SamplerReport {
+func (s *IOSampler) Close() Report {
 	if s.out == nil {
-		return SamplerReport{Warnings: s.warns}
+		return Report{Warnings: s.warns}
 	}
 	s.cancel()
 	s.wg.Wait()
-	rep := SamplerReport{Tables: map[string]results.TableInfo{}}
+	rep := Report{Tables: map[string]results.TableInfo{}}
 	info, err := s.out.close()
 	if err != nil {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("io: %v", err))
