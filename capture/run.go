@@ -20,7 +20,6 @@ import (
 // Outcome is what a finished run reports to its caller.
 type Outcome struct {
 	Dir         string
-	Plan        *Plan
 	Manifest    *results.Manifest
 	Interrupted bool
 }
@@ -140,7 +139,7 @@ func execute(ctx context.Context, cfg *Config, plan *Plan, dir string, r *runner
 	if err := results.WriteManifest(dir, m); err != nil {
 		return nil, err
 	}
-	return &Outcome{Dir: dir, Plan: plan, Manifest: m, Interrupted: m.Interrupted}, nil
+	return &Outcome{Dir: dir, Manifest: m, Interrupted: m.Interrupted}, nil
 }
 
 // newManifest starts the manifest with what the plan settled; the flags

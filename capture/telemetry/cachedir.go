@@ -147,13 +147,8 @@ func SnapshotDir(dir string, maxFiles int) (results.CacheDirSnapshot, map[fileKe
 
 // Close implements Sampler.
 func (s *CacheDirSampler) Close() Report {
-	rep := Report{Tables: map[string]results.TableInfo{}, Warnings: s.warns}
-	info, err := s.out.close()
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cachedir: %v", err))
-	} else {
-		rep.Tables[results.TableCacheDir] = info
-	}
+	rep := Report{Warnings: s.warns}
+	s.out.closeInto(&rep, "cachedir", results.TableCacheDir)
 	rep.Facts = map[string]any{"kvbm_cache_dir": s.dir}
 	return rep
 }

@@ -32,7 +32,7 @@ type GPUSampler struct {
 	wait   func() error
 	done   chan struct{}
 
-	rows atomic.Int64 // lines stored, for tests and progress
+	rows atomic.Int64 // lines stored (tests wait for them)
 
 	mu    sync.Mutex
 	phase string
@@ -121,14 +121,8 @@ func (s *GPUSampler) Close() Report {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("gpu: %v", err))
 	}
 	<-s.done
-	info, err := s.out.close()
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("gpu: %v", err))
-	} else {
-		rep.Tables[results.TableGPU] = info
-		if info.Rows == 0 {
-			rep.Warnings = append(rep.Warnings, "gpu: nvidia-smi printed no samples")
-		}
+	if info, err := s.out.closeInto(&rep, "gpu", results.TableGPU); err == nil && info.Rows == 0 {
+		rep.Warnings = append(rep.Warnings, "gpu: nvidia-smi printed no samples")
 	}
 	if s.bad > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("gpu: %d nvidia-smi lines not understood, first: %q", s.bad, s.first))

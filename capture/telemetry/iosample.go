@@ -58,13 +58,10 @@ type IOSampler struct {
 	out   *sink[results.IOSample]
 	facts map[string]any
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	periodic
 
 	sampleMu sync.Mutex
 
-	cur   phaseState // phase most recently marked
 	mu    sync.Mutex
 	warns []string
 	seen  map[string]int // warning key → occurrences
@@ -108,9 +105,6 @@ func deviceName(d string) string {
 
 // Name implements Sampler.
 func (s *IOSampler) Name() string { return "io" }
-
-// Devices returns the block devices being sampled (after Open).
-func (s *IOSampler) Devices() []string { return append([]string(nil), s.devices...) }
 
 // Open implements Sampler: it resolves the devices, the container's PID
 // and cgroup, creates the io table and starts interval sampling.
@@ -159,11 +153,7 @@ func (s *IOSampler) Open(ctx context.Context, dir, runID string) error {
 		return err
 	}
 	s.runID = runID
-	s.ctx, s.cancel = context.WithCancel(ctx)
-	if s.opts.Interval > 0 {
-		s.wg.Add(1)
-		go intervalLoop(s.ctx, &s.wg, s.opts.Interval, &s.cur, s.sample)
-	}
+	s.start(ctx, s.opts.Interval, s.sample)
 	return nil
 }
 
@@ -301,8 +291,7 @@ func diskOf(sysRoot, majmin string) (disk, part string, err error) {
 
 // Mark implements Sampler.
 func (s *IOSampler) Mark(phase, point string) {
-	s.cur.set(phase)
-	s.sample(phase, point)
+	s.mark(phase, point)
 }
 
 func (s *IOSampler) sample(phase, point string) {
@@ -409,28 +398,14 @@ func ParseIOStat(data []byte) []IOStatLine {
 			continue
 		}
 		l := IOStatLine{Dev: fields[0]}
+		keys := map[string]*int64{"rbytes": &l.RBytes, "wbytes": &l.WBytes, "rios": &l.RIOs, "wios": &l.WIOs,
+			"dbytes": &l.DBytes, "dios": &l.DIOs}
 		for _, f := range fields[1:] {
-			k, v, ok := strings.Cut(f, "=")
-			if !ok {
-				continue
-			}
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				continue
-			}
-			switch k {
-			case "rbytes":
-				l.RBytes = n
-			case "wbytes":
-				l.WBytes = n
-			case "rios":
-				l.RIOs = n
-			case "wios":
-				l.WIOs = n
-			case "dbytes":
-				l.DBytes = n
-			case "dios":
-				l.DIOs = n
+			k, v, _ := strings.Cut(f, "=")
+			if dst, ok := keys[k]; ok {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					*dst = n
+				}
 			}
 		}
 		out = append(out, l)
@@ -455,15 +430,9 @@ func (s *IOSampler) Close() Report {
 	if s.out == nil {
 		return Report{Warnings: s.warns}
 	}
-	s.cancel()
-	s.wg.Wait()
-	rep := Report{Tables: map[string]results.TableInfo{}}
-	info, err := s.out.close()
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("io: %v", err))
-	} else {
-		rep.Tables[results.TableIO] = info
-	}
+	s.stop()
+	var rep Report
+	s.out.closeInto(&rep, "io", results.TableIO)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := make([]string, 0, len(s.seen))

@@ -137,7 +137,7 @@ func TestIOSamplerFakeProcfs(t *testing.T) {
 	if err := s.Open(context.Background(), dir, "r1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Devices(); !cmp.Equal(got, []string{"nvme0n1"}) {
+	if got := s.devices; !cmp.Equal(got, []string{"nvme0n1"}) {
 		t.Errorf("devices %v; want [nvme0n1] (disk of the cache dir)", got)
 	}
 	s.Mark(results.PhasePopulate, PointStart)

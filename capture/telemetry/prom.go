@@ -78,11 +78,8 @@ type PromSampler struct {
 	dir, runID string
 	out        *sink[results.MetricSample]
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	periodic
 
-	cur     phaseState // phase most recently marked
 	mu      sync.Mutex
 	state   map[string]*targetState
 	warns   []string
@@ -151,19 +148,18 @@ func (s *PromSampler) Open(ctx context.Context, dir, runID string) error {
 		return err
 	}
 	s.dir, s.runID, s.out = dir, runID, out
-	s.ctx, s.cancel = context.WithCancel(ctx)
-	if s.opts.Interval > 0 && len(s.opts.Targets) > 0 {
-		s.wg.Add(1)
-		go intervalLoop(s.ctx, &s.wg, s.opts.Interval, &s.cur, s.scrapeAll)
+	interval := s.opts.Interval
+	if len(s.opts.Targets) == 0 {
+		interval = 0
 	}
+	s.start(ctx, interval, s.scrapeAll)
 	return nil
 }
 
 // Mark implements Sampler: every endpoint is scraped at once, each bounded
 // by the scrape timeout.
 func (s *PromSampler) Mark(phase, point string) {
-	s.cur.set(phase)
-	s.scrapeAll(phase, point)
+	s.mark(phase, point)
 }
 
 func (s *PromSampler) scrapeAll(phase, point string) {
@@ -278,15 +274,9 @@ func (s *PromSampler) Close() Report {
 	if s.out == nil {
 		return Report{}
 	}
-	s.cancel()
-	s.wg.Wait()
-	rep := Report{Tables: map[string]results.TableInfo{}}
-	info, err := s.out.close()
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("prometheus: %v", err))
-	} else {
-		rep.Tables[results.TableMetrics] = info
-	}
+	s.stop()
+	var rep Report
+	s.out.closeInto(&rep, "prometheus", results.TableMetrics)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rep.Warnings = append(rep.Warnings, s.warns...)

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"syscall"
@@ -51,39 +52,58 @@ const (
 	PointInterval = "interval"
 )
 
-// phaseState is the phase most recently marked, shared by a sampler's
-// Mark (runner goroutine) and its interval loop.
-type phaseState struct {
-	mu    sync.Mutex
-	phase string
+// periodic samples at every phase boundary and every interval between
+// boundaries, for the samplers that read counters (Prometheus, OS I/O).
+// Mark and the interval loop may call sample at the same time.
+type periodic struct {
+	ctx    context.Context // done when the sampler closes or the run is interrupted
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	sample func(phase, point string)
+
+	phaseMu sync.Mutex
+	phase   string // the phase most recently marked
 }
 
-func (p *phaseState) set(phase string) {
-	p.mu.Lock()
-	p.phase = phase
-	p.mu.Unlock()
-}
-
-func (p *phaseState) get() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.phase
-}
-
-// intervalLoop calls sample with the current phase and PointInterval every
-// interval until ctx is done; wg.Done is called when it returns.
-func intervalLoop(ctx context.Context, wg *sync.WaitGroup, interval time.Duration, ps *phaseState, sample func(phase, point string)) {
-	defer wg.Done()
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			sample(ps.get(), PointInterval)
-		}
+// start begins interval sampling (none when interval is 0) until stop or
+// until ctx is done.
+func (p *periodic) start(ctx context.Context, interval time.Duration, sample func(phase, point string)) {
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	p.sample = sample
+	if interval <= 0 {
+		return
 	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.ctx.Done():
+				return
+			case <-t.C:
+				p.phaseMu.Lock()
+				phase := p.phase
+				p.phaseMu.Unlock()
+				sample(phase, PointInterval)
+			}
+		}
+	}()
+}
+
+// mark samples a boundary; later interval samples belong to phase.
+func (p *periodic) mark(phase, point string) {
+	p.phaseMu.Lock()
+	p.phase = phase
+	p.phaseMu.Unlock()
+	p.sample(phase, point)
+}
+
+// stop ends interval sampling and waits for the loop.
+func (p *periodic) stop() {
+	p.cancel()
+	p.wg.Wait()
 }
 
 // sink hands rows from any goroutine to the one goroutine that owns a
@@ -147,6 +167,21 @@ func (s *sink[T]) close() (results.TableInfo, error) {
 		err = s.err
 	}
 	return s.w.Info(), err
+}
+
+// closeInto closes the sink and files its table in rep, or, when the
+// table could not be written, a warning prefixed with the sampler's name.
+func (s *sink[T]) closeInto(rep *Report, sampler, table string) (results.TableInfo, error) {
+	if rep.Tables == nil {
+		rep.Tables = map[string]results.TableInfo{}
+	}
+	info, err := s.close()
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: %v", sampler, err))
+		return info, err
+	}
+	rep.Tables[table] = info
+	return info, nil
 }
 
 // Cause shortens Go's nested network errors to their cause, for one-line
