@@ -428,7 +428,8 @@ func TestPromSnapshots(t *testing.T) {
 	s.Mark(results.PhasePopulate, PointEnd)
 	s.Mark(results.PhasePopulate, PointStart) // a repeated phase name keeps both snapshots
 	rep := s.Close()
-	for _, name := range []string{"metrics_frontend_populate_start.prom", "metrics_frontend_populate_end.prom", "metrics_frontend_populate_start_2.prom"} {
+	stem := "metrics_frontend_" + results.PhasePopulate
+	for _, name := range []string{stem + "_start.prom", stem + "_end.prom", stem + "_start_2.prom"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatalf("snapshot %s: %v", name, err)
@@ -516,5 +517,38 @@ func TestInventory(t *testing.T) {
 	}
 	if f := byName["kvbm_onboard_blocks_d2d"]; f.Type != "counter" || !f.IsKVBM() {
 		t.Errorf("kvbm family missing: %v", fams)
+	}
+}
+
+// TestPromSamplerInterrupt checks that cancelling the run's context (Ctrl-C)
+// cuts a scrape in flight short instead of waiting for its timeout, and
+// that the cut scrape is not blamed on the endpoint.
+func TestPromSamplerInterrupt(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	s, err := NewPromSampler(PromOptions{Targets: []PromTarget{{SourceSystem, srv.URL}}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Open(ctx, t.TempDir(), "r"); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	s.Mark(results.PhaseMeasure, PointEnd)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("scrape took %v after the interrupt; want it cut short", d)
+	}
+	rep := s.Close()
+	if len(rep.Warnings) != 0 {
+		t.Errorf("warnings %v; want none for a scrape cut short by an interrupt", rep.Warnings)
 	}
 }

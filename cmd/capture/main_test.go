@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"kvbench/capture"
 	"kvbench/internal/cli"
 	"kvbench/results"
 	"kvbench/sim"
@@ -107,14 +108,14 @@ func TestResultsDirIsAFile(t *testing.T) {
 }
 
 func TestDryRunEveryScenario(t *testing.T) {
-	for _, sc := range []string{"standard", "eviction_replay", "reuse_verify", "local_copilot_burst", "rehydrate_replay"} {
+	for _, sc := range capture.Scenarios {
 		t.Run(sc, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := run(context.Background(), []string{"run", "--tier-mode", "B2", "--scenario", sc, "--dry-run", "--warmup", "2"}, &out, &errb)
 			if code != cli.ExitOK {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
-			if !strings.Contains(out.String(), "scenario "+sc) || !strings.Contains(out.String(), "warmup") {
+			if !strings.Contains(out.String(), "scenario "+sc) || !strings.Contains(out.String(), results.PhaseWarmup) {
 				t.Errorf("dry-run output:\n%s", out.String())
 			}
 		})
@@ -129,7 +130,7 @@ func TestDryRunPrintsWhatIsSent(t *testing.T) {
 	a := simtest.Start(t, nil).Addrs()
 	res := t.TempDir()
 	args := []string{"run", "--tier-mode", "B2", "--base-url", "http://" + a.API, "--model", sim.DefaultModel,
-		"--scenario", "eviction_replay", "--eviction-a-requests", "3", "--eviction-b-requests", "4", "--warmup", "2",
+		"--scenario", capture.ScenarioEvictionReplay, "--eviction-a-requests", "3", "--eviction-b-requests", "4", "--warmup", "2",
 		"--long-range", "100:300", "--max-tokens", "4", "--stop", "###", "--calibrate=false", "--no-progress",
 		"--run-id", "same", "--results-dir", res}
 	var dry, errb bytes.Buffer
@@ -167,7 +168,7 @@ func TestDryRunPrintsWhatIsSent(t *testing.T) {
 	}
 
 	var cal bytes.Buffer
-	calArgs := []string{"run", "--tier-mode", "B2", "--scenario", "standard", "--requests", "2", "--dry-run"}
+	calArgs := []string{"run", "--tier-mode", "B2", "--requests", "2", "--dry-run"}
 	if code := run(context.Background(), calArgs, &cal, &errb); code != cli.ExitOK {
 		t.Fatalf("dry run: exit %d: %s", code, errb.String())
 	}
