@@ -42,6 +42,9 @@ func loadTestPlan(t *testing.T, text string) *Plan {
 	return p
 }
 
+// TestScheduleInterleaved checks the interleaved order: blocks, ABBA arm
+// order, determinism, run ids and rotated seeds.
+// Note: each property is checked on the same 24-run schedule.
 func TestScheduleInterleaved(t *testing.T) {
 	p := loadTestPlan(t, planYAML)
 	runs := p.Schedule()

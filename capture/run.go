@@ -69,7 +69,8 @@ func run(ctx context.Context, cfg *Config, samplers []telemetry.Sampler, log io.
 	if err != nil {
 		return nil, err
 	}
-	return execute(ctx, cfg, plan, dir, &runner{client: client, prog: prog}, samplers, log)
+	r := &runner{cfg: cfg, plan: plan, client: client, prog: prog}
+	return r.execute(ctx, dir, samplers, log)
 }
 
 // prepare settles everything a run needs before its first request: the
@@ -101,8 +102,9 @@ func newRunID(scenario string) string {
 }
 
 // execute runs the plan's phases with the samplers around them and writes
-// the schedule, the records and, last, the manifest.
-func execute(ctx context.Context, cfg *Config, plan *Plan, dir string, r *runner, samplers []telemetry.Sampler, log io.Writer) (*Outcome, error) {
+// the schedule, the records and, last, the manifest into dir.
+func (r *runner) execute(ctx context.Context, dir string, samplers []telemetry.Sampler, log io.Writer) (*Outcome, error) {
+	cfg, plan := r.cfg, r.plan
 	m := newManifest(cfg, plan)
 	// The schedule is written before the first request is sent.
 	info, err := writeSchedule(dir, plan)
@@ -114,10 +116,10 @@ func execute(ctx context.Context, cfg *Config, plan *Plan, dir string, r *runner
 	if err != nil {
 		return nil, err
 	}
-	r.cfg, r.plan, r.ctx, r.recs = cfg, plan, ctx, w.in
+	r.ctx, r.recs = ctx, w.in
 	r.samplers = openSamplers(ctx, samplers, dir, plan.RunID, m)
-	sendCtx, stopSend := sendContext(ctx, plan.Grace)
-	r.sendCtx = sendCtx
+	var stopSend func()
+	r.sendCtx, stopSend = sendContext(ctx, plan.Grace)
 	m.StartedUnixNs = time.Now().UnixNano()
 	for _, ph := range plan.Phases {
 		if ctx.Err() != nil {

@@ -11,7 +11,9 @@ import (
 )
 
 // runner executes a plan: it sends each phase's requests with the phase's
-// load model and hands every record to the writer.
+// load model and hands every record to the writer. run sets what it needs
+// from the start (configuration, plan, client, progress); execute the
+// rest.
 type runner struct {
 	cfg     *Config
 	plan    *Plan

@@ -130,6 +130,9 @@ func fakeCommands(t *testing.T, tools ...string) *Commands {
 	}}
 }
 
+// TestCommandsRun checks literal arguments, exit codes, timeouts, missing
+// tools, output caps and the command log.
+// Note: one sequence of cases sharing one fake tool directory and one log.
 func TestCommandsRun(t *testing.T) {
 	cmds := fakeCommands(t, "echoargs", "fail", "sleeper")
 	ctx := context.Background()

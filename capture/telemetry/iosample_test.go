@@ -122,6 +122,10 @@ func TestResolveDevice(t *testing.T) {
 	}
 }
 
+// TestIOSamplerFakeProcfs samples a fake /proc and /sys around a phase
+// that writes 1 GiB and checks every scope's rows.
+// Note: one workload with its before/after fixtures and the checks of
+// each scope it moves; long by nature.
 func TestIOSamplerFakeProcfs(t *testing.T) {
 	proc, sys := fakeRoots(t)
 	t.Setenv("KVBENCH_FAKE_PID", "4242")

@@ -40,6 +40,9 @@ func findRow(rows []results.MetricSample, name, labels string) (results.MetricSa
 	return results.MetricSample{}, false
 }
 
+// TestParseExpositionFixtures parses each recorded exposition and checks
+// the rows of its notable families.
+// Note: a table of fixtures with the rows each must give.
 func TestParseExpositionFixtures(t *testing.T) {
 	type want struct {
 		name, labels, typ string
@@ -241,6 +244,8 @@ func readMetrics(t *testing.T, dir string) []results.MetricSample {
 // TestPromSamplerFaults: endpoints that are down, slow or return garbage
 // give one failed-scrape row per scrape; the good endpoint's rows and the
 // run go on.
+// Note: one run against four fault servers at once, then the checks of
+// each.
 func TestPromSamplerFaults(t *testing.T) {
 	good := fixtureServer(t, readFixture(t, "exposition/dynamo_kvbm.prom"), ctText)
 	garbage := fixtureServer(t, []byte("\x00\x01 this is not { an exposition\n"), ctText)
