@@ -9,20 +9,24 @@ import (
 
 // TestImportDirection checks the pipeline's layering (STYLE.md rule 1):
 // results and stats import no project package; sim imports only results;
-// capture never imports stats, report or ingest; report never imports
-// capture or ingest.
+// on the capture side cmd/capture → campaign → capture →
+// capture/telemetry → results, and none of them imports stats, report or
+// ingest; report never imports capture or ingest.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	allowed := map[string][]string{
-		"kvbench/results": {},
-		"kvbench/stats":   {},
-		"kvbench/sim":     {"kvbench/results"},
-		"kvbench/capture": {"kvbench/results"},
-		"kvbench/report":  {"kvbench/results", "kvbench/stats"},
-		"kvbench/ingest":  {"kvbench/results", "kvbench/stats", "kvbench/report"},
+		"kvbench/results":           {},
+		"kvbench/stats":             {},
+		"kvbench/sim":               {"kvbench/results"},
+		"kvbench/capture/telemetry": {"kvbench/results"},
+		"kvbench/capture":           {"kvbench/capture/telemetry", "kvbench/results"},
+		"kvbench/campaign":          {"kvbench/capture", "kvbench/results"},
+		"kvbench/cmd/capture":       {"kvbench/capture", "kvbench/campaign", "kvbench/capture/telemetry", "kvbench/sim", "kvbench/internal/cli"},
+		"kvbench/report":            {"kvbench/results", "kvbench/stats"},
+		"kvbench/ingest":            {"kvbench/results", "kvbench/stats", "kvbench/report"},
 	}
 	seen := map[string]bool{}
 	dec := json.NewDecoder(strings.NewReader(string(out)))

@@ -18,13 +18,22 @@ import (
 // keeps the per-prompt error within about 2 %, which the run reports as
 // calibration.max_rel_error from the measured usage of every prompt.
 
-// calibrate fits the word/token relation against the server. It never
-// fails the run: a server that reports no usage leaves the identity
-// relation, with a note.
-func calibrate(ctx context.Context, c *Client, cfg *Config) *results.Calibration {
+// uncalibrated is the identity relation, one word per token, with the
+// note a run without --calibrate records.
+func uncalibrated(cfg *Config) *results.Calibration {
 	cal := &results.Calibration{Method: "none", WordsPerToken: 1}
 	if !cfg.Calibrate {
 		cal.Note = "calibration disabled (--calibrate=false); one word per token assumed"
+	}
+	return cal
+}
+
+// calibrate fits the word/token relation against the server with model,
+// before the run's plan is built. It never fails the run: a server that
+// reports no usage leaves the identity relation, with a note.
+func calibrate(ctx context.Context, c *Client, cfg *Config, model, runID string) *results.Calibration {
+	cal := uncalibrated(cfg)
+	if !cfg.Calibrate {
 		return cal
 	}
 	sizes := []int{64, 1024}
@@ -36,8 +45,8 @@ func calibrate(ctx context.Context, c *Client, cfg *Config) *results.Calibration
 	for i, words := range sizes {
 		text := g.text(rng, fmt.Sprintf("probe-%d-%d", cfg.RequestSeed, i), words)
 		var rec results.Request
-		req := &CompletionRequest{Model: cfg.Model, Prompt: text, MaxTokens: 1, Temperature: cfg.Temperature, TopP: cfg.TopP}
-		c.Complete(ctx, ctx, req, fmt.Sprintf("%s-probe-%d", cfg.RunID, i), false, &rec)
+		req := &CompletionRequest{Model: model, Prompt: text, MaxTokens: 1, Temperature: cfg.Temperature, TopP: cfg.TopP}
+		c.Complete(ctx, ctx, req, fmt.Sprintf("%s-probe-%d", runID, i), false, &rec)
 		if rec.ErrorKind != "" || rec.PromptTokens == nil {
 			cal.Note = fmt.Sprintf("probe of %d words gave no usage.prompt_tokens (%s%s); one word per token assumed", words, rec.ErrorKind, errSuffix(rec.Error))
 			cal.Probes = nil

@@ -76,7 +76,6 @@ type CompletionRequest struct {
 	MaxTokens     int            `json:"max_tokens"`
 	Temperature   float64        `json:"temperature"`
 	TopP          float64        `json:"top_p"`
-	Seed          *int64         `json:"seed,omitempty"`
 	Stop          []string       `json:"stop,omitempty"`
 	Stream        bool           `json:"stream"`
 	StreamOptions *StreamOptions `json:"stream_options,omitempty"`
@@ -420,6 +419,22 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// Probe sends GET url (a health route) and returns the status code; the
+// body is discarded. The API key is not sent: url need not be the API's.
+func (c *Client) Probe(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // StatusError is a non-2xx answer from a non-completion endpoint.

@@ -38,6 +38,9 @@ data: [DONE]
 
 `
 
+// TestCompleteKinds checks how every kind of server answer is recorded.
+// Note: one table of cases, each a server answer and the record it must
+// give; splitting it would only scatter the table.
 func TestCompleteKinds(t *testing.T) {
 	cases := []struct {
 		name      string

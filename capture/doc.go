@@ -1,11 +1,15 @@
 // Package capture is the first stage of the kvbench pipeline: it runs
 // scenarios against an OpenAI-compatible server (Dynamo + TensorRT-LLM with
 // KVBM, or the simulator) and writes raw per-request records into a run
-// bundle through package results.
+// bundle through package results; analyze (ingest, stats, report) reads
+// the bundles later. Package campaign drives it for many runs; its
+// samplers live in capture/telemetry.
 //
-// A scenario is data: Config is validated and turned into a Plan without
-// touching the network (--dry-run prints it); Run executes any plan with
-// one writer goroutine that owns the files. capture stores raw observations
-// only; every statistic is derived later by analyze. capture never imports
-// stats, report or ingest.
+// A run goes Config → Plan → bundle. RunFlags is the one flag table that
+// turns `capture run` flags (or a campaign's) into a validated Config,
+// which nothing changes afterwards. Run resolves the model, calibrates
+// prompt sizes and builds the Plan once; the plan is immutable and the
+// runner only executes it, with one writer goroutine that owns the
+// records. DryRun builds the same plan offline. capture stores raw
+// observations only; every statistic is derived by analyze.
 package capture

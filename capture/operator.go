@@ -1,8 +1,8 @@
 package capture
 
 import (
+	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,45 +10,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"kvbench/capture/telemetry"
+	"kvbench/results"
 )
 
-// Family is one metric family an endpoint exposes, for `capture inventory`.
-type Family struct {
-	Name   string
-	Type   string
-	Series int
-	Labels []string // label names used by its series (le and quantile excluded)
-}
-
-// Inventory scrapes one metrics endpoint and lists its families by name.
-func Inventory(ctx context.Context, url string, timeout time.Duration) ([]Family, error) {
-	res := scrape(ctx, &http.Client{}, url, timeout)
-	if res.err != nil {
-		return nil, res.err
-	}
-	var out []Family
-	for _, mf := range res.fams {
-		f := Family{Name: mf.GetName(), Type: typeName(mf.GetType()), Series: len(mf.GetMetric())}
-		seen := map[string]bool{}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if n := lp.GetName(); !seen[n] && n != "le" && n != "quantile" {
-					seen[n] = true
-					f.Labels = append(f.Labels, n)
-				}
-			}
-		}
-		sort.Strings(f.Labels)
-		out = append(out, f)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
-}
+// This file holds the operator checks of `capture health` and
+// `capture smoke`: is the stack ready for a run?
 
 // Check is one line of `capture health`.
 type Check struct {
@@ -89,31 +62,52 @@ func Health(ctx context.Context, o HealthOptions) []Check {
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second
 	}
-	var out []Check
 	c := NewClient(ClientOptions{BaseURL: o.BaseURL, APIKey: o.APIKey, Concurrency: 1, RequestTimeout: o.Timeout})
 	defer c.Close()
-
-	// API up.
-	hc := Check{Name: "api health", Required: true}
-	url := strings.TrimRight(o.BaseURL, "/") + "/health"
-	if err := probeHealth(ctx, c, url, o.Timeout); err != nil {
-		hc.Status, hc.Detail = CheckFail, err.Error()
-		if errors.Is(err, errNoHealthRoute) {
-			hc.Status, hc.Required = CheckWarn, false
-		}
-	} else {
-		hc.Status, hc.Detail = CheckOK, url
+	out := []Check{apiCheck(ctx, c, o), modelCheck(ctx, c, o)}
+	for _, ep := range []struct {
+		name, url string
+		kvbm      bool
+	}{{"kvbm metrics", o.KVBMURL, true}, {"system metrics", o.SystemURL, false}, {"frontend metrics", o.FrontendURL, false}} {
+		out = append(out, metricsCheck(ctx, o, ep.name, ep.url, ep.kvbm))
 	}
-	out = append(out, hc)
+	if o.CacheDir == "" {
+		return append(out, Check{Name: "cache dir writable", Status: CheckSkip, Detail: "no --kvbm-cache-dir given"},
+			Check{Name: "NVMe device", Status: CheckSkip, Detail: "no --kvbm-cache-dir given"})
+	}
+	return append(out, cacheDirCheck(o), nvmeCheck(o))
+}
 
-	// Model registered.
+// apiCheck: the API answers on /health.
+func apiCheck(ctx context.Context, c *Client, o HealthOptions) Check {
+	ch := Check{Name: "api health", Required: true}
+	url := strings.TrimRight(o.BaseURL, "/") + "/health"
+	actx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	status, err := c.Probe(actx, url)
+	switch {
+	case err != nil:
+		ch.Status, ch.Detail = CheckFail, fmt.Sprintf("%s: %s", url, telemetry.Cause(err))
+	case status == http.StatusNotFound:
+		ch.Status, ch.Detail = CheckWarn, url+": no health route (HTTP 404); readiness is judged by /v1/models"
+		ch.Required = false
+	case status != http.StatusOK:
+		ch.Status, ch.Detail = CheckFail, fmt.Sprintf("%s: HTTP %d", url, status)
+	default:
+		ch.Status, ch.Detail = CheckOK, url
+	}
+	return ch
+}
+
+// modelCheck: a model is registered, the one asked for if any.
+func modelCheck(ctx context.Context, c *Client, o HealthOptions) Check {
 	mc := Check{Name: "model registered", Required: true}
 	actx, cancel := context.WithTimeout(ctx, o.Timeout)
 	ids, err := c.Models(actx)
 	cancel()
 	switch {
 	case err != nil:
-		mc.Status, mc.Detail = CheckFail, fmt.Sprintf("/v1/models: %v", unwrapNet(err))
+		mc.Status, mc.Detail = CheckFail, fmt.Sprintf("/v1/models: %v", telemetry.Cause(err))
 	case len(ids) == 0:
 		mc.Status, mc.Detail = CheckFail, "/v1/models lists no model yet (worker still loading?)"
 	case o.Model != "" && !slices.Contains(ids, o.Model):
@@ -121,87 +115,75 @@ func Health(ctx context.Context, o HealthOptions) []Check {
 	default:
 		mc.Status, mc.Detail = CheckOK, strings.Join(ids, ", ")
 	}
-	out = append(out, mc)
-
-	// Metrics endpoints.
-	for _, ep := range []struct {
-		name, url string
-		kvbm      bool
-	}{{"kvbm metrics", o.KVBMURL, true}, {"system metrics", o.SystemURL, false}, {"frontend metrics", o.FrontendURL, false}} {
-		ch := Check{Name: ep.name, Required: ep.kvbm && !o.AllowMissingKVBM}
-		if ep.url == "" {
-			ch.Status, ch.Detail = CheckSkip, "no URL given"
-			if ep.kvbm {
-				ch.Status = CheckWarn
-				ch.Detail = "no --metrics-kvbm-url: runs cannot show whether KVBM offloaded or onboarded"
-				ch.Required = false
-			}
-			out = append(out, ch)
-			continue
-		}
-		fams, err := Inventory(ctx, ep.url, o.Timeout)
-		switch {
-		case err != nil:
-			ch.Status, ch.Detail = CheckFail, err.Error()
-			if ep.kvbm {
-				ch.Detail += " (is DYN_KVBM_METRICS=true set on the worker? port DYN_KVBM_METRICS_PORT, default 6880)"
-			}
-		case ep.kvbm:
-			var kv []string
-			for _, f := range fams {
-				if IsKVBMFamily(f.Name) {
-					kv = append(kv, f.Name)
-				}
-			}
-			if len(kv) == 0 {
-				ch.Status, ch.Detail = CheckFail, fmt.Sprintf("%d families, none of them KVBM (kvbm_*, dynamo_kvbm_*, dynamo_component_*_blocks_*)", len(fams))
-			} else {
-				ch.Status, ch.Detail = CheckOK, fmt.Sprintf("%d KVBM families (%s ...)", len(kv), kv[0])
-			}
-		default:
-			ch.Status, ch.Detail = CheckOK, fmt.Sprintf("%d families", len(fams))
-		}
-		if ch.Status == CheckFail && !ch.Required {
-			ch.Status = CheckWarn
-		}
-		out = append(out, ch)
-	}
-
-	// Cache directory and its device.
-	if o.CacheDir == "" {
-		out = append(out, Check{Name: "cache dir writable", Status: CheckSkip, Detail: "no --kvbm-cache-dir given"},
-			Check{Name: "NVMe device", Status: CheckSkip, Detail: "no --kvbm-cache-dir given"})
-		return out
-	}
-	wc := Check{Name: "cache dir writable", Required: true}
-	if f, err := os.CreateTemp(o.CacheDir, ".kvbench-health-*"); err != nil {
-		wc.Status, wc.Detail = CheckFail, unwrapPath(err).Error()
-	} else {
-		f.Close()
-		os.Remove(f.Name())
-		wc.Status, wc.Detail = CheckOK, o.CacheDir
-	}
-	out = append(out, wc)
-	out = append(out, nvmeCheck(o))
-	return out
+	return mc
 }
 
+// metricsCheck: a metrics endpoint answers; the KVBM one lists KVBM
+// families.
+func metricsCheck(ctx context.Context, o HealthOptions, name, url string, kvbm bool) Check {
+	ch := Check{Name: name, Required: kvbm && !o.AllowMissingKVBM}
+	if url == "" {
+		ch.Status, ch.Detail = CheckSkip, "no URL given"
+		if kvbm {
+			ch.Status = CheckWarn
+			ch.Detail = "no --metrics-kvbm-url: runs cannot show whether KVBM offloaded or onboarded"
+			ch.Required = false
+		}
+		return ch
+	}
+	fams, err := telemetry.Inventory(ctx, url, o.Timeout)
+	switch {
+	case err != nil:
+		ch.Status, ch.Detail = CheckFail, err.Error()
+		if kvbm {
+			ch.Detail += " (is DYN_KVBM_METRICS=true set on the worker? port DYN_KVBM_METRICS_PORT, default 6880)"
+		}
+	case kvbm:
+		var kv []string
+		for _, f := range fams {
+			if f.IsKVBM() {
+				kv = append(kv, f.Name)
+			}
+		}
+		if len(kv) == 0 {
+			ch.Status, ch.Detail = CheckFail, fmt.Sprintf("%d families, none of them KVBM (%s)", len(fams), results.KVBMAccepted)
+		} else {
+			ch.Status, ch.Detail = CheckOK, fmt.Sprintf("%d KVBM families (%s ...)", len(kv), kv[0])
+		}
+	default:
+		ch.Status, ch.Detail = CheckOK, fmt.Sprintf("%d families", len(fams))
+	}
+	if ch.Status == CheckFail && !ch.Required {
+		ch.Status = CheckWarn
+	}
+	return ch
+}
+
+// cacheDirCheck: the KVBM cache directory takes a new file.
+func cacheDirCheck(o HealthOptions) Check {
+	wc := Check{Name: "cache dir writable", Required: true}
+	f, err := os.CreateTemp(o.CacheDir, ".kvbench-health-*")
+	if err != nil {
+		wc.Status, wc.Detail = CheckFail, unwrapPath(err).Error()
+		return wc
+	}
+	f.Close()
+	os.Remove(f.Name())
+	wc.Status, wc.Detail = CheckOK, o.CacheDir
+	return wc
+}
+
+// nvmeCheck: the cache directory sits on an NVMe disk.
 func nvmeCheck(o HealthOptions) Check {
 	ch := Check{Name: "NVMe device"}
-	procRoot, sysRoot := o.ProcRoot, o.SysRoot
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
-	if sysRoot == "" {
-		sysRoot = "/sys"
-	}
+	procRoot, sysRoot := cmp.Or(o.ProcRoot, "/proc"), cmp.Or(o.SysRoot, "/sys")
 	fs, err := procfs.NewFS(procRoot)
 	if err != nil {
 		ch.Status, ch.Detail = CheckWarn, err.Error()
 		return ch
 	}
 	abs, _ := filepath.Abs(o.CacheDir)
-	disk, _, err := ResolveDevice(fs, sysRoot, abs)
+	disk, _, err := telemetry.ResolveDevice(fs, sysRoot, abs)
 	if err != nil {
 		ch.Status, ch.Detail = CheckWarn, fmt.Sprintf("cannot resolve the device of %s: %v", o.CacheDir, err)
 		return ch
@@ -218,29 +200,89 @@ func nvmeCheck(o HealthOptions) Check {
 	return ch
 }
 
-func probeHealth(ctx context.Context, c *Client, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s: %s", url, unwrapNet(err))
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	switch resp.StatusCode {
-	case http.StatusOK:
-		return nil
-	case http.StatusNotFound:
-		return fmt.Errorf("%s: %w", url, errNoHealthRoute)
-	}
-	return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
+var nvmeCtrlRE = regexp.MustCompile(`^(nvme\d+)n\d+`)
+
+// SmokeOptions says what `capture smoke` sends.
+type SmokeOptions struct {
+	BaseURL, APIKey string
+	Model           string // "" = the first model the server lists
+	Prompt          string
+	MaxTokens       int
+	Timeout         time.Duration
 }
 
-// errNoHealthRoute: the server answers but has no /health route.
-var errNoHealthRoute = errors.New("no health route (HTTP 404); readiness is judged by /v1/models")
+// Smoke is one short completion, streamed and not.
+type Smoke struct {
+	Model   string
+	Records []results.Request // stream first, then non-stream
+}
 
-var nvmeCtrlRE = regexp.MustCompile(`^(nvme\d+)n\d+`)
+// RunSmoke sends the smoke completion twice, streamed and not. Failed
+// requests are in the records; the error is for a server that lists no
+// model.
+func RunSmoke(ctx context.Context, o SmokeOptions) (*Smoke, error) {
+	c := NewClient(ClientOptions{BaseURL: o.BaseURL, APIKey: o.APIKey, Concurrency: 1, RequestTimeout: o.Timeout})
+	defer c.Close()
+	s := &Smoke{Model: o.Model}
+	if s.Model == "" {
+		actx, cancel := context.WithTimeout(ctx, o.Timeout)
+		ids, err := c.Models(actx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("base URL %s: /v1/models: %v", o.BaseURL, err)
+		}
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("base URL %s lists no model; pass --model", o.BaseURL)
+		}
+		s.Model = ids[0]
+	}
+	s.Records = make([]results.Request, 2)
+	for i, stream := range []bool{true, false} {
+		req := &CompletionRequest{Model: s.Model, Prompt: o.Prompt, MaxTokens: o.MaxTokens, TopP: 1, Stream: stream}
+		if stream {
+			req.StreamOptions = &StreamOptions{IncludeUsage: true}
+		}
+		c.Complete(ctx, ctx, req, fmt.Sprintf("smoke-%d-%d", time.Now().Unix(), i), true, &s.Records[i])
+	}
+	return s, nil
+}
+
+// Err is the first failed request, or nil.
+func (s *Smoke) Err() error {
+	for _, r := range s.Records {
+		if r.ErrorKind != "" {
+			return fmt.Errorf("smoke failed (stream=%v): %s: %s", r.Stream, r.ErrorKind, r.Error)
+		}
+	}
+	return nil
+}
+
+// Print writes the timings of the smoke requests.
+func (s *Smoke) Print(w io.Writer) {
+	fmt.Fprintf(w, "model %s\n", s.Model)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODE\tSTATUS\tHEADERS ms\tFIRST BYTE ms\tFIRST EVENT ms\tTTFT ms\tLATENCY ms\tPROMPT TOK\tOUTPUT TOK\tCOMPLETION ID\tERROR")
+	for _, r := range s.Records {
+		mode := "non-stream"
+		if r.Stream {
+			mode = "stream"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n", mode, r.StatusCode, ms(r.HeadersNs), ms(r.FirstByteNs),
+			ms(r.FirstEventNs), ms(r.TTFTNs), float64(r.LatencyNs)/1e6, orDash(r.PromptTokens), orDash(r.OutputTokens), r.CompletionID, r.Error)
+	}
+	tw.Flush()
+}
+
+func ms(v *int64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(*v)/1e6)
+}
+
+func orDash(v *int64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprint(*v)
+}

@@ -12,7 +12,7 @@ import (
 
 func fakeStack(t *testing.T, exposition string, models string) *httptest.Server {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("testdata", "exposition", exposition))
+	body, err := os.ReadFile(filepath.Join("telemetry", "testdata", "exposition", exposition))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,24 +77,5 @@ func TestHealth(t *testing.T) {
 				t.Errorf("required failures %d; want %d", fails, c.fails)
 			}
 		})
-	}
-}
-
-func TestInventory(t *testing.T) {
-	srv := fakeStack(t, "dynamo_kvbm.prom", `{"data":[]}`)
-	fams, err := Inventory(context.Background(), srv.URL+"/metrics", 2*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byName := map[string]Family{}
-	for _, f := range fams {
-		byName[f.Name] = f
-	}
-	ttft := byName["dynamo_frontend_time_to_first_token_seconds"]
-	if ttft.Type != "histogram" || len(ttft.Labels) != 1 || ttft.Labels[0] != "model" {
-		t.Errorf("ttft family %+v", ttft)
-	}
-	if byName["kvbm_onboard_blocks_d2d"].Type != "counter" {
-		t.Errorf("kvbm family missing: %v", fams)
 	}
 }

@@ -20,6 +20,8 @@ import (
 // in-process SSE server that stamps when it received the request and when
 // it flushed the first token: client ttft − (first token − received).
 // Decode is paced at 20 ms per token so the machine is not saturated.
+// Note: long because the server, the bare baseline client and the
+// interleaved measurement loop are one experiment read top to bottom.
 func BenchmarkClientOverhead(b *testing.B) {
 	for _, conc := range []int{1, 8, 64, 256} {
 		b.Run(fmt.Sprintf("c%d", conc), func(b *testing.B) {

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"kvbench/results"
 )
 
 // Prompt is one deterministic prompt of a prompt set. Its text is built on
@@ -18,7 +20,10 @@ type Prompt struct {
 	Set          string
 	TargetTokens int
 	PrefixGroup  string
-	gen          func() string
+	// Identity is the identity hash of the request that sends this prompt
+	// (IdentityHash); "" while the model is not known.
+	Identity string
+	gen      func() string
 }
 
 // Text builds the prompt text; every call returns the same string.
@@ -72,14 +77,6 @@ quick slow calm loud quiet steady rapid gentle bold clear sharp smooth
 apple bread cheese grape honey lemon mango olive pepper salt sugar tea
 `)
 
-// GeneratePrompts returns n deterministic prompts of the named set with one
-// word per token. The same (set, n, seed, longRange) always gives the same
-// prompts.
-func GeneratePrompts(set string, n int, seed uint64, longRange Range) ([]*Prompt, error) {
-	g := promptGen{wpt: 1, longRange: longRange}
-	return g.set(set, "", n, seed)
-}
-
 // promptGen turns token targets into text. A server's tokenizer is modelled
 // as tokens = off + words/wpt (see calibrate.go); the simulator has wpt 1
 // and off 0.
@@ -114,8 +111,8 @@ func (g *promptGen) set(set, tag string, n int, seed uint64) ([]*Prompt, error) 
 			target += rng.IntN(r.Max - r.Min + 1)
 		}
 		id := fmt.Sprintf("%s%s-%d-%04d", set, tag, seed, i)
-		if tag == "warmup" {
-			id = "warmup-" + fmt.Sprintf("%s-%d-%04d", set, seed, i)
+		if tag == results.PhaseWarmup {
+			id = fmt.Sprintf("%s-%s-%d-%04d", results.PhaseWarmup, set, seed, i)
 		}
 		textSeed := rng.Uint64()
 		gg := *g
@@ -158,7 +155,11 @@ type GenParams struct {
 	Temperature float64
 	TopP        float64
 	Stop        []string
-	Seed        *int64
+}
+
+// genParams are the generation parameters of every request of a run.
+func (c *Config) genParams(model string) GenParams {
+	return GenParams{Model: model, MaxTokens: c.MaxTokens, Temperature: c.Temperature, TopP: c.TopP, Stop: c.Stop}
 }
 
 // IdentityHash is the SHA-256, in hex, of the prompt bytes and the
@@ -172,9 +173,6 @@ func IdentityHash(prompt string, p GenParams) string {
 		p.Model, p.MaxTokens, strconv.FormatFloat(p.Temperature, 'g', -1, 64), strconv.FormatFloat(p.TopP, 'g', -1, 64))
 	for _, s := range p.Stop {
 		fmt.Fprintf(h, "stop=%q\n", s)
-	}
-	if p.Seed != nil {
-		fmt.Fprintf(h, "seed=%d\n", *p.Seed)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -33,11 +33,12 @@ func TestParseRange(t *testing.T) {
 	}
 }
 
-func TestGeneratePromptsDeterministic(t *testing.T) {
+func TestPromptSetDeterministic(t *testing.T) {
 	lr := Range{100, 200}
-	a, _ := GeneratePrompts("mixed", 20, 7, lr)
-	b, _ := GeneratePrompts("mixed", 20, 7, lr)
-	c, _ := GeneratePrompts("mixed", 20, 8, lr)
+	g := promptGen{wpt: 1, longRange: lr}
+	a, _ := g.set("mixed", "", 20, 7)
+	b, _ := g.set("mixed", "", 20, 7)
+	c, _ := g.set("mixed", "", 20, 8)
 	for i := range a {
 		if a[i].ID != b[i].ID || a[i].TargetTokens != b[i].TargetTokens || a[i].Text() != b[i].Text() || a[i].Text() != a[i].Text() {
 			t.Fatalf("prompt %d differs for the same seed", i)
@@ -57,7 +58,7 @@ func TestGeneratePromptsDeterministic(t *testing.T) {
 			t.Errorf("prompt %d target %d outside %v", i, a[i].TargetTokens, r)
 		}
 	}
-	if _, err := GeneratePrompts("huge", 1, 1, lr); err == nil || !strings.Contains(err.Error(), "huge") {
+	if _, err := g.set("huge", "", 1, 1); err == nil || !strings.Contains(err.Error(), "huge") {
 		t.Errorf("unknown set: %v", err)
 	}
 }

@@ -101,19 +101,19 @@ func (w *recordWriter) loop() {
 
 // close stops the writer, closes the requests file and writes the prompts
 // table with the measured token counts.
-func (w *recordWriter) close(dir, runID string, plan *Plan) (writerStats, error) {
+func (w *recordWriter) close(dir string, plan *Plan) (writerStats, error) {
 	close(w.in)
 	w.wg.Wait()
 	cerr := w.tw.Close()
 	w.st.tables = map[string]results.TableInfo{results.TableRequests: w.tw.Info()}
-	info, perr := w.writePrompts(dir, runID, plan)
+	info, perr := w.writePrompts(dir, plan)
 	if perr == nil {
 		w.st.tables[results.TablePrompts] = info
 	}
 	return w.st, errors.Join(w.err, cerr, perr)
 }
 
-func (w *recordWriter) writePrompts(dir, runID string, plan *Plan) (results.TableInfo, error) {
+func (w *recordWriter) writePrompts(dir string, plan *Plan) (results.TableInfo, error) {
 	pw, err := results.NewTableWriter[results.PromptRow](dir, results.TablePrompts, 0)
 	if err != nil {
 		return results.TableInfo{}, err
@@ -124,7 +124,7 @@ func (w *recordWriter) writePrompts(dir, runID string, plan *Plan) (results.Tabl
 		text := p.Text()
 		sum := sha256.Sum256([]byte(text))
 		row := results.PromptRow{
-			RunID: runID, PromptID: p.ID, PromptSet: p.Set, TargetTokens: int64(p.TargetTokens),
+			RunID: plan.RunID, PromptID: p.ID, PromptSet: p.Set, TargetTokens: int64(p.TargetTokens),
 			Words: int64(len(strings.Fields(text))), PromptSHA256: hex.EncodeToString(sum[:]),
 			PrefixGroup: p.PrefixGroup, Bytes: int64(len(text)),
 		}
@@ -150,7 +150,7 @@ func (w *recordWriter) writePrompts(dir, runID string, plan *Plan) (results.Tabl
 }
 
 // writeSchedule writes the deterministic plan as the schedule table.
-func writeSchedule(dir string, cfg *Config, plan *Plan, hashes map[*Prompt]string) (results.TableInfo, error) {
+func writeSchedule(dir string, plan *Plan) (results.TableInfo, error) {
 	sw, err := results.NewTableWriter[results.ScheduleRow](dir, results.TableSchedule, 0)
 	if err != nil {
 		return results.TableInfo{}, err
@@ -158,8 +158,8 @@ func writeSchedule(dir string, cfg *Config, plan *Plan, hashes map[*Prompt]strin
 	for _, ph := range plan.Phases {
 		for _, r := range ph.Requests {
 			row := results.ScheduleRow{
-				RunID: cfg.RunID, RequestIndex: int64(r.Index), Phase: ph.Name, PromptID: r.Prompt.ID,
-				IdentityHash: hashes[r.Prompt], Concurrency: int32(ph.Concurrency), RepeatIndex: int32(r.RepeatIndex),
+				RunID: plan.RunID, RequestIndex: int64(r.Index), Phase: ph.Name, PromptID: r.Prompt.ID,
+				IdentityHash: r.Prompt.Identity, Concurrency: int32(ph.Concurrency), RepeatIndex: int32(r.RepeatIndex),
 				SessionID: r.SessionID, BurstIndex: int32(r.BurstIndex), PrefixGroup: r.Prompt.PrefixGroup,
 				OffsetNs: int64(r.Offset),
 			}

@@ -1,26 +1,21 @@
-// Command capture runs kvbench scenarios against an OpenAI-compatible server
-// (or the built-in simulator, `capture sim`) and writes run bundles. It is a
-// thin adapter: flags, signals and exit codes live here; the work is done by
-// package capture.
+// Command capture is the command line of kvbench's first stage: it runs
+// scenarios against an OpenAI-compatible server (or the built-in
+// simulator, `capture sim`) and writes the run bundles analyze reads. It is
+// a thin adapter over package capture (one run; its RunFlags are the flags
+// of `capture run`), campaign (many runs), capture/telemetry (inventory)
+// and sim; signals and exit codes come from internal/cli.
 package main
 
 import (
 	"context"
 	"io"
-	"kvbench/internal/cli"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"kvbench/internal/cli"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
 // run is main without the process: tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -3,12 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
-	"kvbench/internal/cli"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"kvbench/capture"
+	"kvbench/internal/cli"
+	"kvbench/results"
+	"kvbench/sim"
+	"kvbench/sim/simtest"
 )
 
 // freeAddr returns a loopback address nothing listens on.
@@ -100,16 +108,90 @@ func TestResultsDirIsAFile(t *testing.T) {
 }
 
 func TestDryRunEveryScenario(t *testing.T) {
-	for _, sc := range []string{"standard", "eviction_replay", "reuse_verify", "local_copilot_burst", "rehydrate_replay"} {
+	for _, sc := range capture.Scenarios {
 		t.Run(sc, func(t *testing.T) {
 			var out, errb bytes.Buffer
 			code := run(context.Background(), []string{"run", "--tier-mode", "B2", "--scenario", sc, "--dry-run", "--warmup", "2"}, &out, &errb)
 			if code != cli.ExitOK {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
-			if !strings.Contains(out.String(), "scenario "+sc) || !strings.Contains(out.String(), "warmup") {
+			if !strings.Contains(out.String(), "scenario "+sc) || !strings.Contains(out.String(), results.PhaseWarmup) {
 				t.Errorf("dry-run output:\n%s", out.String())
 			}
 		})
 	}
+}
+
+// TestDryRunPrintsWhatIsSent runs the same flags twice against the
+// in-process simulator, once with --dry-run, and checks that the prompts
+// the dry run lists (id, size, SHA-256 of the bytes, identity hash) are
+// exactly the prompts table and schedule of the real run.
+func TestDryRunPrintsWhatIsSent(t *testing.T) {
+	a := simtest.Start(t, nil).Addrs()
+	res := t.TempDir()
+	args := []string{"run", "--tier-mode", "B2", "--base-url", "http://" + a.API, "--model", sim.DefaultModel,
+		"--scenario", capture.ScenarioEvictionReplay, "--eviction-a-requests", "3", "--eviction-b-requests", "4", "--warmup", "2",
+		"--long-range", "100:300", "--max-tokens", "4", "--stop", "###", "--calibrate=false", "--no-progress",
+		"--run-id", "same", "--results-dir", res}
+	var dry, errb bytes.Buffer
+	if code := run(context.Background(), append(args, "--dry-run"), &dry, &errb); code != cli.ExitOK {
+		t.Fatalf("dry run: exit %d: %s", code, errb.String())
+	}
+	listed := dryRunPrompts(t, dry.String())
+	var out bytes.Buffer
+	if code := run(context.Background(), args, &out, &errb); code != cli.ExitOK {
+		t.Fatalf("run: exit %d: %s\n%s", code, errb.String(), out.String())
+	}
+	dir := filepath.Join(res, "same")
+	prompts, err := results.ReadAll[results.PromptRow](filepath.Join(dir, "prompts.parquet"), results.TablePrompts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := results.ReadAll[results.ScheduleRow](filepath.Join(dir, "schedule.parquet"), results.TableSchedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string][4]string{}
+	for _, p := range prompts {
+		sent[p.PromptID] = [4]string{strconv.FormatInt(p.TargetTokens, 10), strconv.FormatInt(p.Words, 10), p.PromptSHA256, ""}
+	}
+	for _, s := range sched {
+		v := sent[s.PromptID]
+		v[3] = s.IdentityHash
+		sent[s.PromptID] = v
+	}
+	if len(listed) != 2+3+4 {
+		t.Errorf("dry run lists %d prompts; want 9", len(listed))
+	}
+	if diff := cmp.Diff(sent, listed); diff != "" {
+		t.Errorf("prompts sent (-) vs listed by --dry-run (+):\n%s", diff)
+	}
+
+	var cal bytes.Buffer
+	calArgs := []string{"run", "--tier-mode", "B2", "--requests", "2", "--dry-run"}
+	if code := run(context.Background(), calArgs, &cal, &errb); code != cli.ExitOK {
+		t.Fatalf("dry run: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(cal.String(), "will be calibrated against the server first") {
+		t.Errorf("dry run with calibration does not say so:\n%s", cal.String())
+	}
+}
+
+// dryRunPrompts reads the prompt table of a dry run: prompt id → target
+// tokens, words, prompt SHA-256, identity hash.
+func dryRunPrompts(t *testing.T, out string) map[string][4]string {
+	t.Helper()
+	_, table, ok := strings.Cut(out, "PROMPT ID")
+	if !ok {
+		t.Fatalf("no prompt table in dry-run output:\n%s", out)
+	}
+	m := map[string][4]string{}
+	for _, line := range strings.Split(strings.TrimSpace(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) != 6 {
+			t.Fatalf("prompt line %q: %d fields", line, len(f))
+		}
+		m[f[0]] = [4]string{f[2], f[3], f[4], f[5]}
+	}
+	return m
 }

@@ -1,26 +1,41 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"kvbench/internal/cli"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"kvbench/capture"
-	"kvbench/results"
+	"kvbench/capture/telemetry"
+	"kvbench/internal/cli"
 )
+
+// serverFlags are the flags smoke and health share: the server, the
+// variable that holds its API key, and a timeout.
+type serverFlags struct {
+	baseURL, apiKeyEnv string
+	timeoutS           float64
+}
+
+func (s *serverFlags) register(f *pflag.FlagSet, timeoutName string, timeoutS float64, timeoutHelp string) {
+	f.StringVar(&s.baseURL, "base-url", "http://127.0.0.1:8000", "OpenAI-compatible server base URL")
+	f.StringVar(&s.apiKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the API key")
+	f.Float64Var(&s.timeoutS, timeoutName, timeoutS, timeoutHelp)
+}
+
+func (s *serverFlags) apiKey() string         { return os.Getenv(s.apiKeyEnv) }
+func (s *serverFlags) timeout() time.Duration { return seconds(s.timeoutS) }
 
 func newSmokeCmd() *cobra.Command {
 	var (
-		baseURL, model, prompt, apiKeyEnv string
-		maxTokens                         int
-		timeoutS                          float64
+		o   capture.SmokeOptions
+		srv serverFlags
 	)
 	cmd := &cobra.Command{
 		Use:     "smoke",
@@ -28,83 +43,27 @@ func newSmokeCmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 		Example: "  capture smoke --base-url http://127.0.0.1:8000",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c := capture.NewClient(capture.ClientOptions{BaseURL: baseURL, APIKey: os.Getenv(apiKeyEnv), Concurrency: 1,
-				RequestTimeout: seconds(timeoutS)})
-			defer c.Close()
-			ctx := cmd.Context()
-			if model == "" {
-				actx, cancel := context.WithTimeout(ctx, seconds(timeoutS))
-				ids, err := c.Models(actx)
-				cancel()
-				if err != nil {
-					return fmt.Errorf("base URL %s: /v1/models: %v", baseURL, err)
-				}
-				if len(ids) == 0 {
-					return fmt.Errorf("base URL %s lists no model; pass --model", baseURL)
-				}
-				model = ids[0]
+			o.BaseURL, o.APIKey, o.Timeout = srv.baseURL, srv.apiKey(), srv.timeout()
+			s, err := capture.RunSmoke(cmd.Context(), o)
+			if err != nil {
+				return err
 			}
-			var recs [2]results.Request
-			for i, stream := range []bool{true, false} {
-				req := &capture.CompletionRequest{Model: model, Prompt: prompt, MaxTokens: maxTokens, TopP: 1, Stream: stream}
-				if stream {
-					req.StreamOptions = &capture.StreamOptions{IncludeUsage: true}
-				}
-				c.Complete(ctx, ctx, req, fmt.Sprintf("smoke-%d-%d", time.Now().Unix(), i), true, &recs[i])
-			}
-			printSmoke(cmd.OutOrStdout(), model, recs[:])
-			for _, r := range recs {
-				if r.ErrorKind != "" {
-					return fmt.Errorf("smoke failed (stream=%v): %s: %s", r.Stream, r.ErrorKind, r.Error)
-				}
-			}
-			return nil
+			s.Print(cmd.OutOrStdout())
+			return s.Err()
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&baseURL, "base-url", "http://127.0.0.1:8000", "OpenAI-compatible server base URL")
-	f.StringVar(&model, "model", "", "model (default: the first model /v1/models lists)")
-	f.StringVar(&prompt, "prompt", "The KV cache of a transformer holds", "prompt text")
-	f.IntVar(&maxTokens, "max-tokens", 16, "max_tokens")
-	f.Float64Var(&timeoutS, "request-timeout-s", 60, "per-request timeout in seconds")
-	f.StringVar(&apiKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the API key")
+	srv.register(f, "request-timeout-s", 60, "per-request timeout in seconds")
+	f.StringVar(&o.Model, "model", "", "model (default: the first model /v1/models lists)")
+	f.StringVar(&o.Prompt, "prompt", "The KV cache of a transformer holds", "prompt text")
+	f.IntVar(&o.MaxTokens, "max-tokens", 16, "max_tokens")
 	return cmd
-}
-
-func printSmoke(w io.Writer, model string, recs []results.Request) {
-	fmt.Fprintf(w, "model %s\n", model)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODE\tSTATUS\tHEADERS ms\tFIRST BYTE ms\tFIRST EVENT ms\tTTFT ms\tLATENCY ms\tPROMPT TOK\tOUTPUT TOK\tCOMPLETION ID\tERROR")
-	for _, r := range recs {
-		mode := "non-stream"
-		if r.Stream {
-			mode = "stream"
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t%s\n", mode, r.StatusCode, ms(r.HeadersNs), ms(r.FirstByteNs),
-			ms(r.FirstEventNs), ms(r.TTFTNs), float64(r.LatencyNs)/1e6, count(r.PromptTokens), count(r.OutputTokens), r.CompletionID, r.Error)
-	}
-	tw.Flush()
-}
-
-func ms(v *int64) string {
-	if v == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f", float64(*v)/1e6)
-}
-
-func count(v *int64) string {
-	if v == nil {
-		return "-"
-	}
-	return fmt.Sprint(*v)
 }
 
 func newHealthCmd() *cobra.Command {
 	var (
-		o         capture.HealthOptions
-		apiKeyEnv string
-		timeoutS  float64
+		o   capture.HealthOptions
+		srv serverFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "health",
@@ -113,41 +72,41 @@ func newHealthCmd() *cobra.Command {
 		Example: `  capture health --base-url http://127.0.0.1:8000 --metrics-kvbm-url http://127.0.0.1:6880/metrics \
     --metrics-system-url http://127.0.0.1:8081/metrics --kvbm-cache-dir /mnt/nvme/kvbm`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.APIKey = os.Getenv(apiKeyEnv)
-			o.Timeout = seconds(timeoutS)
-			checks := capture.Health(cmd.Context(), o)
-			w := cmd.OutOrStdout()
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CHECK\tSTATUS\tREQUIRED\tDETAIL")
-			failed := 0
-			for _, c := range checks {
-				req := "no"
-				if c.Required {
-					req = "yes"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Status, req, c.Detail)
-				if c.Required && c.Status == capture.CheckFail {
-					failed++
-				}
-			}
-			tw.Flush()
-			if failed > 0 {
+			o.BaseURL, o.APIKey, o.Timeout = srv.baseURL, srv.apiKey(), srv.timeout()
+			if failed := printChecks(cmd.OutOrStdout(), capture.Health(cmd.Context(), o)); failed > 0 {
 				return fmt.Errorf("%d required check(s) failed", failed)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.BaseURL, "base-url", "http://127.0.0.1:8000", "OpenAI-compatible server base URL")
+	srv.register(f, "timeout-s", 5, "timeout of each check")
 	f.StringVar(&o.Model, "model", "", "model that must be registered (default: any)")
 	f.StringVar(&o.KVBMURL, "metrics-kvbm-url", "", "KVBM metrics URL (DYN_KVBM_METRICS_PORT, default 6880)")
 	f.StringVar(&o.SystemURL, "metrics-system-url", "", "worker system metrics URL (DYN_SYSTEM_PORT)")
 	f.StringVar(&o.FrontendURL, "metrics-frontend-url", "", "frontend metrics URL")
 	f.StringVar(&o.CacheDir, "kvbm-cache-dir", "", "KVBM disk cache directory (DYN_KVBM_DISK_CACHE_DIR)")
 	f.BoolVar(&o.AllowMissingKVBM, "allow-missing-kvbm-metrics", false, "do not require KVBM metrics")
-	f.Float64Var(&timeoutS, "timeout-s", 5, "timeout of each check")
-	f.StringVar(&apiKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the API key")
 	return cmd
+}
+
+// printChecks writes the health checks as a table and returns how many
+// required checks failed.
+func printChecks(w io.Writer, checks []capture.Check) (failed int) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tSTATUS\tREQUIRED\tDETAIL")
+	for _, c := range checks {
+		req := "no"
+		if c.Required {
+			req = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Name, c.Status, req, c.Detail)
+		if c.Required && c.Status == capture.CheckFail {
+			failed++
+		}
+	}
+	tw.Flush()
+	return failed
 }
 
 func newInventoryCmd() *cobra.Command {
@@ -171,7 +130,7 @@ func newInventoryCmd() *cobra.Command {
 				if !ok || name == "" || url == "" {
 					return cli.Usage("--metrics-url %q: want NAME=URL", nu)
 				}
-				fams, err := capture.Inventory(cmd.Context(), url, seconds(timeoutS))
+				fams, err := telemetry.Inventory(cmd.Context(), url, seconds(timeoutS))
 				if err != nil {
 					fmt.Fprintf(w, "%s (%s): %v\n\n", name, url, err)
 					failed++
@@ -182,7 +141,7 @@ func newInventoryCmd() *cobra.Command {
 				fmt.Fprintln(tw, "FAMILY\tTYPE\tSERIES\tLABELS\tKVBM")
 				for _, f := range fams {
 					kv := ""
-					if capture.IsKVBMFamily(f.Name) {
+					if f.IsKVBM() {
 						kv = "yes"
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", f.Name, f.Type, f.Series, strings.Join(f.Labels, ","), kv)
@@ -200,3 +159,5 @@ func newInventoryCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&timeoutS, "timeout-s", 5, "scrape timeout")
 	return cmd
 }
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -44,7 +44,6 @@ func newSimCmd() *cobra.Command {
 
 // simCommand returns the command and the flag values it fills.
 func simCommand() (*cobra.Command, *simFlags) {
-	d := sim.DefaultConfig()
 	f := &simFlags{}
 	cmd := &cobra.Command{
 		Use:   "sim",
@@ -82,7 +81,12 @@ directory it creates under --disk-cache-dir and removes on exit.`,
 			return runSim(cmd, f)
 		},
 	}
-	fs := cmd.Flags()
+	f.register(cmd.Flags(), sim.DefaultConfig())
+	return cmd, f
+}
+
+// register defines the flags of `capture sim` with the defaults of d.
+func (f *simFlags) register(fs *pflag.FlagSet, d sim.Config) {
 	fs.StringVar(&f.listen, "listen", d.APIAddr, "API and frontend metrics address (port 0 = free port)")
 	fs.StringVar(&f.kvbmListen, "kvbm-listen", d.KVBMAddr, "KVBM metrics address (DYN_KVBM_METRICS_PORT)")
 	fs.StringVar(&f.systemListen, "system-listen", d.SystemAddr, "worker system metrics address (DYN_SYSTEM_PORT)")
@@ -105,7 +109,12 @@ directory it creates under --disk-cache-dir and removes on exit.`,
 	fs.IntVar(&f.maxNumTokens, "max-num-tokens", d.MaxNumTokens, "prompt + max_tokens above this is rejected with 400")
 	fs.IntVar(&f.hitRateWindow, "hit-rate-window", d.HitRateWindow, "requests in the KVBM hit-rate window")
 	fs.StringVar(&f.groundTruth, "ground-truth", "", "write one JSON line per finished request to this file")
+	f.registerCosts(fs)
+	f.registerFaults(fs)
+}
 
+// registerCosts defines the flags that override the cost preset.
+func (f *simFlags) registerCosts(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.costOverhead, "cost-overhead", 0, "preset override: fixed cost added to every prefill")
 	fs.DurationVar(&f.costPrefillFloor, "cost-prefill-floor", 0, "preset override: least time a prefill takes")
 	fs.DurationVar(&f.costPrefillPerToken, "cost-prefill-per-token", 0, "preset override: prefill cost per uncached token")
@@ -113,7 +122,10 @@ directory it creates under --disk-cache-dir and removes on exit.`,
 	fs.DurationVar(&f.costOnboardG3, "cost-onboard-g3-per-token", 0, "preset override: onboarding cost per token from disk")
 	fs.DurationVar(&f.costDecodePerToken, "cost-decode-per-token", 0, "preset override: time between output tokens at batch 1")
 	fs.DurationVar(&f.costDecodePerSeq, "cost-decode-per-seq", 0, "preset override: inter-token time added per extra running sequence")
+}
 
+// registerFaults defines the fault-injection flags.
+func (f *simFlags) registerFaults(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.faults.HTTP429, "fault-429", 0, "probability of answering 429")
 	fs.Float64Var(&f.faults.HTTP500, "fault-500", 0, "probability of answering 500")
 	fs.Float64Var(&f.faults.HTTP503, "fault-503", 0, "probability of answering 503")
@@ -126,7 +138,6 @@ directory it creates under --disk-cache-dir and removes on exit.`,
 	fs.DurationVar(&f.faults.StallFor, "fault-stall-for", 0, "length of a stall (0 = until the client leaves)")
 	fs.Float64Var(&f.faults.KVBMDown, "fault-kvbm-down", 0, "probability a KVBM scrape gets its connection closed (1 = port not opened)")
 	fs.Float64Var(&f.faults.KVBMGarbage, "fault-kvbm-garbage", 0, "probability a KVBM scrape returns garbage")
-	return cmd, f
 }
 
 // simConfig resolves the configuration: defaults, preset, environment

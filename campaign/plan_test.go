@@ -1,12 +1,14 @@
-package capture
+package campaign
 
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"kvbench/capture"
 	"kvbench/results"
 )
 
@@ -28,18 +30,21 @@ arms:
     switch: ["restart-worker.sh", "cpu_disk"]
 `
 
-func loadTestPlan(t *testing.T, text string) *CampaignPlan {
+func loadTestPlan(t *testing.T, text string) *Plan {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plan.yaml")
 	os.WriteFile(path, []byte(strings.ReplaceAll(text, "RESULTS", filepath.Join(dir, "res"))), 0o644)
-	p, err := LoadCampaign(path)
+	p, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
+// TestScheduleInterleaved checks the interleaved order: blocks, ABBA arm
+// order, determinism, run ids and rotated seeds.
+// Note: each property is checked on the same 24-run schedule.
 func TestScheduleInterleaved(t *testing.T) {
 	p := loadTestPlan(t, planYAML)
 	runs := p.Schedule()
@@ -62,7 +67,7 @@ func TestScheduleInterleaved(t *testing.T) {
 			if pts[r.Arm.Name] == nil {
 				pts[r.Arm.Name] = map[string]bool{}
 			}
-			pts[r.Arm.Name][r.Flags["rehydrate-replay-concurrency"]] = true
+			pts[r.Arm.Name][r.Flags.Get("rehydrate-replay-concurrency")] = true
 			if r.Repetition != b {
 				t.Errorf("run %s: repetition %d in block %d", r.RunID, r.Repetition, b)
 			}
@@ -111,11 +116,11 @@ func TestScheduleInterleaved(t *testing.T) {
 	// Seeds rotate per repetition and sweep point, paired across arms.
 	seeds := map[string]string{}
 	for _, r := range runs {
-		k := r.Flags["rehydrate-replay-concurrency"] + "/" + strconv.Itoa(r.Repetition)
-		if s, ok := seeds[k]; ok && s != r.Flags["request-seed"] {
-			t.Errorf("arms differ in seed at %s: %s vs %s", k, s, r.Flags["request-seed"])
+		k := r.Flags.Get("rehydrate-replay-concurrency") + "/" + strconv.Itoa(r.Repetition)
+		if s, ok := seeds[k]; ok && s != r.Flags.Get("request-seed") {
+			t.Errorf("arms differ in seed at %s: %s vs %s", k, s, r.Flags.Get("request-seed"))
 		}
-		seeds[k] = r.Flags["request-seed"]
+		seeds[k] = r.Flags.Get("request-seed")
 	}
 	distinct := map[string]bool{}
 	for _, s := range seeds {
@@ -125,7 +130,8 @@ func TestScheduleInterleaved(t *testing.T) {
 		t.Errorf("%d distinct seeds for 12 (point, repetition) pairs", len(distinct))
 	}
 	r := runs[0]
-	if r.Flags["tier-mode"] != r.Arm.TierMode || r.Flags["scenario"] != "rehydrate_replay" || r.Flags["stop"] != "<|eot_id|>"+ListSep+"###" {
+	if r.Flags.Get("tier-mode") != r.Arm.TierMode || r.Flags.Get("scenario") != capture.ScenarioRehydrateReplay ||
+		!slices.Equal(r.Flags["stop"], []string{"<|eot_id|>", "###"}) || r.Flags.Get("run-id") != r.RunID {
 		t.Errorf("flags %v", r.Flags)
 	}
 }
@@ -156,14 +162,15 @@ func TestCampaignPlanErrors(t *testing.T) {
 		{"bad id", "campaign: ../x\narms: [{name: B1}]\n", "campaign id"},
 		{"dup arm", "campaign: x\narms: [{name: B1}, {name: B1}]\n", "duplicate"},
 		{"empty", "", "empty plan"},
+		{"list sweep value", "campaign: x\nsweep: [{flag: stop, values: [[a, b]]}]\narms: [{name: B1}]\n", "is a list"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "p.yaml")
 			os.WriteFile(path, []byte(c.yaml), 0o644)
-			_, err := LoadCampaign(path)
+			_, err := Load(path)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("LoadCampaign = %v; want error containing %q", err, c.want)
+				t.Errorf("Load = %v; want error containing %q", err, c.want)
 			}
 		})
 	}

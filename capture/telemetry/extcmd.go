@@ -1,4 +1,4 @@
-package capture
+package telemetry
 
 import (
 	"bytes"
@@ -93,18 +93,12 @@ func (c *Commands) run(ctx context.Context, timeout time.Duration, maxStdout int
 	if maxStdout <= 0 {
 		maxStdout = 64 << 20
 	}
-	rec := CmdRecord{Argv: append([]string{name}, args...), StartUnixNs: time.Now().UnixNano(), ExitCode: -1}
-	path, err := c.lookPath(name)
-	if err != nil {
-		err = fmt.Errorf("%s: %w", name, ErrToolMissing)
-		rec.Error = err.Error()
-		c.add(rec)
-		return CmdResult{ExitCode: -1}, err
-	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, path, args...)
-	cmd.Args[0] = name
+	cmd, rec, err := c.command(cctx, name, args)
+	if err != nil {
+		return CmdResult{ExitCode: -1}, err
+	}
 	out := &capWriter{max: maxStdout}
 	errb := &capWriter{max: maxStderrKept}
 	cmd.Stdout, cmd.Stderr = out, errb
@@ -129,24 +123,38 @@ func (c *Commands) run(ctx context.Context, timeout time.Duration, maxStdout int
 	if err != nil {
 		rec.Error = err.Error()
 	}
-	c.add(rec)
+	c.add(*rec)
 	return res, err
+}
+
+// command resolves name and returns its command with a started record. A
+// missing program is recorded and returned as ErrToolMissing.
+func (c *Commands) command(ctx context.Context, name string, args []string) (*exec.Cmd, *CmdRecord, error) {
+	rec := &CmdRecord{Argv: append([]string{name}, args...), StartUnixNs: time.Now().UnixNano(), ExitCode: -1}
+	path, err := c.lookPath(name)
+	if err != nil {
+		return nil, nil, c.failed(rec, fmt.Errorf("%s: %w", name, ErrToolMissing))
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Args[0] = name
+	return cmd, rec, nil
+}
+
+// failed records a command that could not run and returns err.
+func (c *Commands) failed(rec *CmdRecord, err error) error {
+	rec.Error = err.Error()
+	c.add(*rec)
+	return err
 }
 
 // Stream starts a long-running command whose standard output the caller
 // reads line by line (nvidia-smi -lms). The returned wait function stops
 // the command (cancel ctx first), waits for it and records the run.
 func (c *Commands) Stream(ctx context.Context, name string, args ...string) (io.Reader, func() error, error) {
-	rec := CmdRecord{Argv: append([]string{name}, args...), StartUnixNs: time.Now().UnixNano(), ExitCode: -1}
-	path, err := c.lookPath(name)
+	cmd, rec, err := c.command(ctx, name, args)
 	if err != nil {
-		err = fmt.Errorf("%s: %w", name, ErrToolMissing)
-		rec.Error = err.Error()
-		c.add(rec)
 		return nil, nil, err
 	}
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Args[0] = name
 	errb := &capWriter{max: maxStderrKept}
 	cmd.Stderr = errb
 	cmd.WaitDelay = 2 * time.Second
@@ -156,10 +164,7 @@ func (c *Commands) Stream(ctx context.Context, name string, args ...string) (io.
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		err = fmt.Errorf("%s: %w", name, err)
-		rec.Error = err.Error()
-		c.add(rec)
-		return nil, nil, err
+		return nil, nil, c.failed(rec, fmt.Errorf("%s: %w", name, err))
 	}
 	cr := &countReader{r: stdout}
 	wait := func() error {
@@ -177,7 +182,7 @@ func (c *Commands) Stream(ctx context.Context, name string, args ...string) (io.
 			err = fmt.Errorf("%s: %w", name, err)
 			rec.Error = err.Error()
 		}
-		c.add(rec)
+		c.add(*rec)
 		return err
 	}
 	return cr, wait, nil
@@ -274,12 +279,12 @@ func NewCommandsLog(cmds *Commands) Sampler { return &commandsLog{cmds: cmds} }
 
 func (l *commandsLog) Name() string { return "commands" }
 
-func (l *commandsLog) Open(dir, _ string) error { l.dir = dir; return nil }
+func (l *commandsLog) Open(_ context.Context, dir, _ string) error { l.dir = dir; return nil }
 
 func (l *commandsLog) Mark(string, string) {}
 
-func (l *commandsLog) Close() SamplerReport {
-	var rep SamplerReport
+func (l *commandsLog) Close() Report {
+	var rep Report
 	if len(l.cmds.Records()) == 0 {
 		return rep
 	}

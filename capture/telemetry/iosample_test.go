@@ -1,6 +1,7 @@
-package capture
+package telemetry
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,10 @@ func TestResolveDevice(t *testing.T) {
 	}
 }
 
+// TestIOSamplerFakeProcfs samples a fake /proc and /sys around a phase
+// that writes 1 GiB and checks every scope's rows.
+// Note: one workload with its before/after fixtures and the checks of
+// each scope it moves; long by nature.
 func TestIOSamplerFakeProcfs(t *testing.T) {
 	proc, sys := fakeRoots(t)
 	t.Setenv("KVBENCH_FAKE_PID", "4242")
@@ -133,20 +138,20 @@ func TestIOSamplerFakeProcfs(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := s.Open(dir, "r1"); err != nil {
+	if err := s.Open(context.Background(), dir, "r1"); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Devices(); !cmp.Equal(got, []string{"nvme0n1"}) {
+	if got := s.devices; !cmp.Equal(got, []string{"nvme0n1"}) {
 		t.Errorf("devices %v; want [nvme0n1] (disk of the cache dir)", got)
 	}
-	s.Mark("populate", PointStart)
+	s.Mark(results.PhasePopulate, PointStart)
 	// The workload: 1 GiB written to the disk and by the process.
 	ds := string(readFixture(t, "procfs/diskstats"))
 	ds = strings.Replace(ds, "21834412 8932018 3376118416", "21836460 8932018 3378215568", 1) // +2048 ops, +2097152 sectors
 	write(t, filepath.Join(proc, "diskstats"), ds)
 	pio := strings.Replace(string(readFixture(t, "procfs/4242/io")), "write_bytes: 134217728", "write_bytes: 1207959552", 1)
 	write(t, filepath.Join(proc, "4242", "io"), pio)
-	s.Mark("populate", PointEnd)
+	s.Mark(results.PhasePopulate, PointEnd)
 	rep := s.Close()
 
 	rows, err := results.ReadAll[results.IOSample](filepath.Join(dir, "io.parquet"), results.TableIO)
@@ -219,7 +224,7 @@ func TestIOSamplerNothingToSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Open(t.TempDir(), "r")
+	err = s.Open(context.Background(), t.TempDir(), "r")
 	if err == nil || !strings.Contains(err.Error(), "no block device") {
 		t.Errorf("Open = %v; want an error naming the unresolvable cache dir", err)
 	}

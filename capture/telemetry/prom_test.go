@@ -1,6 +1,7 @@
-package capture
+package telemetry
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,9 @@ func findRow(rows []results.MetricSample, name, labels string) (results.MetricSa
 	return results.MetricSample{}, false
 }
 
+// TestParseExpositionFixtures parses each recorded exposition and checks
+// the rows of its notable families.
+// Note: a table of fixtures with the rows each must give.
 func TestParseExpositionFixtures(t *testing.T) {
 	type want struct {
 		name, labels, typ string
@@ -155,7 +159,9 @@ func TestCanonicalLabels(t *testing.T) {
 	}
 }
 
-func TestIsKVBMFamily(t *testing.T) {
+// TestKVBMGenerations checks which families the sampler takes for KVBM's
+// and how it names their generations.
+func TestKVBMGenerations(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want bool
@@ -173,9 +179,13 @@ func TestIsKVBMFamily(t *testing.T) {
 		{"trtllm_kv_cache_offload_bytes", false},
 		{"kvbmx", false},
 	} {
-		if got := IsKVBMFamily(tc.name); got != tc.want {
-			t.Errorf("IsKVBMFamily(%q) = %v; want %v", tc.name, got, tc.want)
+		if got := kvbmGenerations(map[string]bool{tc.name: true}) != ""; got != tc.want {
+			t.Errorf("%s counted as KVBM: %v; want %v", tc.name, got, tc.want)
 		}
+	}
+	all := map[string]bool{"kvbm_offload_blocks_d2h": true, "dynamo_component_matched_tokens_total": true, "dynamo_frontend_requests_total": true}
+	if got, want := kvbmGenerations(all), results.KVBMGenComponent+","+results.KVBMGenBare; got != want {
+		t.Errorf("generations %q; want %q", got, want)
 	}
 }
 
@@ -234,6 +244,8 @@ func readMetrics(t *testing.T, dir string) []results.MetricSample {
 // TestPromSamplerFaults: endpoints that are down, slow or return garbage
 // give one failed-scrape row per scrape; the good endpoint's rows and the
 // run go on.
+// Note: one run against four fault servers at once, then the checks of
+// each.
 func TestPromSamplerFaults(t *testing.T) {
 	good := fixtureServer(t, readFixture(t, "exposition/dynamo_kvbm.prom"), ctText)
 	garbage := fixtureServer(t, []byte("\x00\x01 this is not { an exposition\n"), ctText)
@@ -266,16 +278,16 @@ func TestPromSamplerFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := s.Open(dir, "run1"); err != nil {
+	if err := s.Open(context.Background(), dir, "run1"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	s.Mark("warmup", PointStart)
+	s.Mark(results.PhaseWarmup, PointStart)
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Mark took %s; want it bounded by the 1s scrape timeout", d)
 	}
 	time.Sleep(300 * time.Millisecond)
-	s.Mark("warmup", PointEnd)
+	s.Mark(results.PhaseWarmup, PointEnd)
 	rep := s.Close()
 	if len(rep.Invalid) != 0 {
 		t.Errorf("invalid reasons %v; want none (kvbm metrics present)", rep.Invalid)
@@ -288,7 +300,7 @@ func TestPromSamplerFaults(t *testing.T) {
 	type key struct{ source, point string }
 	ok, failed := map[key]int{}, map[key]int{}
 	for _, r := range rows {
-		if r.RunID != "run1" || r.Phase != "warmup" {
+		if r.RunID != "run1" || r.Phase != results.PhaseWarmup {
 			t.Fatalf("row %+v: want run1/warmup", r)
 		}
 		k := key{r.Source, r.Point}
@@ -379,11 +391,11 @@ func TestPromSamplerKVBMValidity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Open(t.TempDir(), "r"); err != nil {
+			if err := s.Open(context.Background(), t.TempDir(), "r"); err != nil {
 				t.Fatal(err)
 			}
-			s.Mark("measure", PointStart)
-			s.Mark("measure", PointEnd)
+			s.Mark(results.PhaseMeasure, PointStart)
+			s.Mark(results.PhaseMeasure, PointEnd)
 			rep := s.Close()
 			if valid := len(rep.Invalid) == 0; valid != tc.wantValid {
 				t.Errorf("valid = %v (invalid %v); want %v", valid, rep.Invalid, tc.wantValid)
@@ -414,14 +426,15 @@ func TestPromSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := s.Open(dir, "r"); err != nil {
+	if err := s.Open(context.Background(), dir, "r"); err != nil {
 		t.Fatal(err)
 	}
-	s.Mark("populate", PointStart)
-	s.Mark("populate", PointEnd)
-	s.Mark("populate", PointStart) // a repeated phase name keeps both snapshots
+	s.Mark(results.PhasePopulate, PointStart)
+	s.Mark(results.PhasePopulate, PointEnd)
+	s.Mark(results.PhasePopulate, PointStart) // a repeated phase name keeps both snapshots
 	rep := s.Close()
-	for _, name := range []string{"metrics_frontend_populate_start.prom", "metrics_frontend_populate_end.prom", "metrics_frontend_populate_start_2.prom"} {
+	stem := "metrics_frontend_" + results.PhasePopulate
+	for _, name := range []string{stem + "_start.prom", stem + "_end.prom", stem + "_start_2.prom"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatalf("snapshot %s: %v", name, err)
@@ -446,7 +459,7 @@ func TestPromSnapshots(t *testing.T) {
 	// A cap below the body size cuts the file and says so.
 	s2, _ := NewPromSampler(PromOptions{Targets: []PromTarget{{SourceFrontend, srv.URL}}, Snapshot: true, SnapshotMaxBytes: 100})
 	dir2 := t.TempDir()
-	if err := s2.Open(dir2, "r"); err != nil {
+	if err := s2.Open(context.Background(), dir2, "r"); err != nil {
 		t.Fatal(err)
 	}
 	s2.Mark("p", PointStart)
@@ -490,5 +503,57 @@ func BenchmarkParseExposition(b *testing.B) {
 				familyRows(results.MetricSample{}, fams)
 			}
 		})
+	}
+}
+
+func TestInventory(t *testing.T) {
+	srv := fixtureServer(t, readFixture(t, "exposition/dynamo_kvbm.prom"), "text/plain; version=0.0.4")
+	fams, err := Inventory(context.Background(), srv.URL+"/metrics", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Family{}
+	for _, f := range fams {
+		byName[f.Name] = f
+	}
+	ttft := byName["dynamo_frontend_time_to_first_token_seconds"]
+	if ttft.Type != "histogram" || len(ttft.Labels) != 1 || ttft.Labels[0] != "model" || ttft.IsKVBM() {
+		t.Errorf("ttft family %+v", ttft)
+	}
+	if f := byName["kvbm_onboard_blocks_d2d"]; f.Type != "counter" || !f.IsKVBM() {
+		t.Errorf("kvbm family missing: %v", fams)
+	}
+}
+
+// TestPromSamplerInterrupt checks that cancelling the run's context (Ctrl-C)
+// cuts a scrape in flight short instead of waiting for its timeout, and
+// that the cut scrape is not blamed on the endpoint.
+func TestPromSamplerInterrupt(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	s, err := NewPromSampler(PromOptions{Targets: []PromTarget{{SourceSystem, srv.URL}}, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := s.Open(ctx, t.TempDir(), "r"); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	s.Mark(results.PhaseMeasure, PointEnd)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("scrape took %v after the interrupt; want it cut short", d)
+	}
+	rep := s.Close()
+	if len(rep.Warnings) != 0 {
+		t.Errorf("warnings %v; want none for a scrape cut short by an interrupt", rep.Warnings)
 	}
 }

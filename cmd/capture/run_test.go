@@ -3,15 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
-	"kvbench/internal/cli"
-	"kvbench/sim/simtest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"kvbench/internal/cli"
 	"kvbench/results"
+	"kvbench/sim/simtest"
 )
 
 func TestTelemetryFlagErrors(t *testing.T) {
@@ -88,12 +88,12 @@ func TestRunWithTelemetry(t *testing.T) {
 			if c.want != "" && !strings.Contains(all, c.want) {
 				t.Errorf("manifest reasons and warnings %q; want %q", all, c.want)
 			}
-			_, err = os.Stat(filepath.Join(dir, "metrics_kvbm_measure_end.prom"))
+			_, err = os.Stat(filepath.Join(dir, "metrics_kvbm_"+results.PhaseMeasure+"_end.prom"))
 			if (err == nil) != c.snapshot {
 				t.Errorf("snapshot file exists = %v; want %v", err == nil, c.snapshot)
 			}
 			if c.snapshot {
-				for _, f := range []string{"metrics_fe_warmup_start.prom", "metrics_kvbm_inventory.json", "metrics_system_inventory.json"} {
+				for _, f := range []string{"metrics_fe_" + results.PhaseWarmup + "_start.prom", "metrics_kvbm_inventory.json", "metrics_system_inventory.json"} {
 					if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 						t.Errorf("%v", err)
 					}

@@ -1,4 +1,4 @@
-package capture
+package telemetry
 
 import (
 	"bufio"
@@ -130,6 +130,9 @@ func fakeCommands(t *testing.T, tools ...string) *Commands {
 	}}
 }
 
+// TestCommandsRun checks literal arguments, exit codes, timeouts, missing
+// tools, output caps and the command log.
+// Note: one sequence of cases sharing one fake tool directory and one log.
 func TestCommandsRun(t *testing.T) {
 	cmds := fakeCommands(t, "echoargs", "fail", "sleeper")
 	ctx := context.Background()
@@ -264,5 +267,31 @@ func TestContainerPID(t *testing.T) {
 				t.Errorf("ContainerPID(%q) error %v; want containing %q", tc.ctr, err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestCommandsInterrupt checks that cancelling the run's context stops a
+// command in flight, and that the log collector then skips its commands.
+func TestCommandsInterrupt(t *testing.T) {
+	cmds := fakeCommands(t, "nvidia-smi", "docker")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	if _, err := cmds.Run(ctx, time.Minute, 0, "nvidia-smi"); err == nil {
+		t.Error("interrupted command: no error")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("command ran %v after the interrupt; want it stopped", d)
+	}
+	l, err := NewLogSampler(LogOptions{Container: "dyn", Commands: cmds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Open(ctx, t.TempDir(), "r"); err != nil {
+		t.Fatal(err)
+	}
+	rep := l.Close()
+	if len(cmds.Records()) != 1 || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "interrupted") {
+		t.Errorf("after the interrupt: %d commands, warnings %v; want no new command and one warning", len(cmds.Records()), rep.Warnings)
 	}
 }

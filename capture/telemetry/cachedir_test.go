@@ -1,6 +1,7 @@
-package capture
+package telemetry
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,15 +15,15 @@ func TestCacheDirChurn(t *testing.T) {
 	cache := filepath.Join(t.TempDir(), "kvbm")
 	s := NewCacheDirSampler(cache, 0)
 	dir := t.TempDir()
-	if err := s.Open(dir, "r"); err != nil {
+	if err := s.Open(context.Background(), dir, "r"); err != nil {
 		t.Fatal(err)
 	}
-	s.Mark("warmup", PointStart) // directory not there yet: KVBM creates it
+	s.Mark(results.PhaseWarmup, PointStart) // directory not there yet: KVBM creates it
 	mkdir(t, filepath.Join(cache, "sub"))
 	write(t, filepath.Join(cache, "a.kv"), strings.Repeat("x", 4096))
 	write(t, filepath.Join(cache, "b.kv"), strings.Repeat("x", 4096))
 	write(t, filepath.Join(cache, "sub", "c.kv"), strings.Repeat("x", 100))
-	s.Mark("warmup", PointEnd)
+	s.Mark(results.PhaseWarmup, PointEnd)
 	os.Remove(filepath.Join(cache, "a.kv"))
 	old := time.Now().Add(-time.Hour)
 	os.Chtimes(filepath.Join(cache, "b.kv"), old, old)
@@ -35,8 +36,8 @@ func TestCacheDirChurn(t *testing.T) {
 	}
 	defer f.Close()
 	os.Remove(f.Name())
-	s.Mark("replay", PointStart)
-	s.Mark("replay", PointEnd) // nothing changed
+	s.Mark(results.PhaseReplay, PointStart)
+	s.Mark(results.PhaseReplay, PointEnd) // nothing changed
 	rep := s.Close()
 
 	rows, err := results.ReadAll[results.CacheDirSnapshot](filepath.Join(dir, "cachedir.parquet"), results.TableCacheDir)

@@ -1,4 +1,4 @@
-package capture
+package telemetry
 
 import (
 	"bufio"
@@ -58,13 +58,10 @@ type IOSampler struct {
 	out   *sink[results.IOSample]
 	facts map[string]any
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	periodic
 
 	sampleMu sync.Mutex
 
-	cur   phaseState // phase most recently marked
 	mu    sync.Mutex
 	warns []string
 	seen  map[string]int // warning key → occurrences
@@ -109,12 +106,9 @@ func deviceName(d string) string {
 // Name implements Sampler.
 func (s *IOSampler) Name() string { return "io" }
 
-// Devices returns the block devices being sampled (after Open).
-func (s *IOSampler) Devices() []string { return append([]string(nil), s.devices...) }
-
 // Open implements Sampler: it resolves the devices, the container's PID
 // and cgroup, creates the io table and starts interval sampling.
-func (s *IOSampler) Open(dir, runID string) error {
+func (s *IOSampler) Open(ctx context.Context, dir, runID string) error {
 	var err error
 	if s.proc, err = procfs.NewFS(s.opts.ProcRoot); err != nil {
 		return fmt.Errorf("procfs %s: %w", s.opts.ProcRoot, err)
@@ -142,7 +136,7 @@ func (s *IOSampler) Open(dir, runID string) error {
 	}
 	s.pids = append(s.pids, s.opts.PIDs...)
 	if s.opts.Container != "" {
-		s.openContainer()
+		s.openContainer(ctx)
 	}
 	if len(s.pids) > 0 {
 		s.facts["pids"] = s.pids
@@ -159,16 +153,12 @@ func (s *IOSampler) Open(dir, runID string) error {
 		return err
 	}
 	s.runID = runID
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	if s.opts.Interval > 0 {
-		s.wg.Add(1)
-		go intervalLoop(s.ctx, &s.wg, s.opts.Interval, &s.cur, s.sample)
-	}
+	s.start(ctx, s.opts.Interval, s.sample)
 	return nil
 }
 
-func (s *IOSampler) openContainer() {
-	pid, runtime, err := ContainerPID(context.Background(), s.opts.Commands, s.opts.Container)
+func (s *IOSampler) openContainer(ctx context.Context) {
+	pid, runtime, err := ContainerPID(ctx, s.opts.Commands, s.opts.Container)
 	if err != nil {
 		s.warn("container", fmt.Sprintf("io: container %s: %v", s.opts.Container, err))
 		return
@@ -301,8 +291,7 @@ func diskOf(sysRoot, majmin string) (disk, part string, err error) {
 
 // Mark implements Sampler.
 func (s *IOSampler) Mark(phase, point string) {
-	s.cur.set(phase)
-	s.sample(phase, point)
+	s.mark(phase, point)
 }
 
 func (s *IOSampler) sample(phase, point string) {
@@ -409,28 +398,14 @@ func ParseIOStat(data []byte) []IOStatLine {
 			continue
 		}
 		l := IOStatLine{Dev: fields[0]}
+		keys := map[string]*int64{"rbytes": &l.RBytes, "wbytes": &l.WBytes, "rios": &l.RIOs, "wios": &l.WIOs,
+			"dbytes": &l.DBytes, "dios": &l.DIOs}
 		for _, f := range fields[1:] {
-			k, v, ok := strings.Cut(f, "=")
-			if !ok {
-				continue
-			}
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				continue
-			}
-			switch k {
-			case "rbytes":
-				l.RBytes = n
-			case "wbytes":
-				l.WBytes = n
-			case "rios":
-				l.RIOs = n
-			case "wios":
-				l.WIOs = n
-			case "dbytes":
-				l.DBytes = n
-			case "dios":
-				l.DIOs = n
+			k, v, _ := strings.Cut(f, "=")
+			if dst, ok := keys[k]; ok {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					*dst = n
+				}
 			}
 		}
 		out = append(out, l)
@@ -451,19 +426,13 @@ func (s *IOSampler) warn(key, msg string) {
 }
 
 // Close implements Sampler.
-func (s *IOSampler) Close() SamplerReport {
+func (s *IOSampler) Close() Report {
 	if s.out == nil {
-		return SamplerReport{Warnings: s.warns}
+		return Report{Warnings: s.warns}
 	}
-	s.cancel()
-	s.wg.Wait()
-	rep := SamplerReport{Tables: map[string]results.TableInfo{}}
-	info, err := s.out.close()
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("io: %v", err))
-	} else {
-		rep.Tables[results.TableIO] = info
-	}
+	s.stop()
+	var rep Report
+	s.out.closeInto(&rep, "io", results.TableIO)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := make([]string, 0, len(s.seen))

@@ -1,4 +1,4 @@
-package capture
+package telemetry
 
 import (
 	"bytes"
@@ -41,6 +41,7 @@ type NVMeOptions struct {
 // warning, never a failure.
 type NVMeSampler struct {
 	opts  NVMeOptions
+	ctx   context.Context
 	dir   string
 	dev   string // /dev/... or ""
 	warns []string
@@ -66,25 +67,9 @@ func (s *NVMeSampler) Name() string { return "nvme" }
 
 // Open implements Sampler: it picks the device and takes the "pre"
 // identity and SMART snapshot.
-func (s *NVMeSampler) Open(dir, _ string) error {
-	s.dir = dir
-	for _, d := range s.opts.Devices {
-		if n := deviceName(d); strings.HasPrefix(n, "nvme") {
-			s.dev = "/dev/" + n
-			break
-		}
-	}
-	if s.dev == "" && s.opts.CacheDir != "" {
-		if fs, err := procfs.NewFS(s.opts.ProcRoot); err == nil {
-			if disk, _, err := ResolveDevice(fs, s.opts.SysRoot, s.opts.CacheDir); err == nil {
-				if strings.HasPrefix(disk, "nvme") {
-					s.dev = "/dev/" + disk
-				} else {
-					s.warn(fmt.Sprintf("nvme: --kvbm-cache-dir %s is on %s, not an NVMe device", s.opts.CacheDir, disk))
-				}
-			}
-		}
-	}
+func (s *NVMeSampler) Open(ctx context.Context, dir, _ string) error {
+	s.ctx, s.dir = ctx, dir
+	s.dev = s.pickDevice()
 	if s.dev != "" && !validDevicePath(s.dev) {
 		s.warn(fmt.Sprintf("nvme: device %q refused", s.dev))
 		s.dev = ""
@@ -96,13 +81,44 @@ func (s *NVMeSampler) Open(dir, _ string) error {
 	return nil
 }
 
+// pickDevice returns the first NVMe device of --io-device, else the disk
+// holding the cache directory when it is NVMe, else "".
+func (s *NVMeSampler) pickDevice() string {
+	for _, d := range s.opts.Devices {
+		if n := deviceName(d); strings.HasPrefix(n, "nvme") {
+			return "/dev/" + n
+		}
+	}
+	if s.opts.CacheDir == "" {
+		return ""
+	}
+	fs, err := procfs.NewFS(s.opts.ProcRoot)
+	if err != nil {
+		return ""
+	}
+	disk, _, err := ResolveDevice(fs, s.opts.SysRoot, s.opts.CacheDir)
+	if err != nil {
+		return ""
+	}
+	if !strings.HasPrefix(disk, "nvme") {
+		s.warn(fmt.Sprintf("nvme: --kvbm-cache-dir %s is on %s, not an NVMe device", s.opts.CacheDir, disk))
+		return ""
+	}
+	return "/dev/" + disk
+}
+
 // Mark implements Sampler; NVMe health is read before and after the run only.
 func (s *NVMeSampler) Mark(string, string) {}
 
-// Close implements Sampler: it takes the "post" SMART snapshot.
-func (s *NVMeSampler) Close() SamplerReport {
-	s.collect("post")
-	rep := SamplerReport{Warnings: s.warns}
+// Close implements Sampler: it takes the "post" SMART snapshot, unless the
+// run was interrupted.
+func (s *NVMeSampler) Close() Report {
+	if s.ctx.Err() != nil {
+		s.warn("nvme: post: not read, the run was interrupted")
+	} else {
+		s.collect("post")
+	}
+	rep := Report{Warnings: s.warns}
 	if len(s.facts) > 0 {
 		rep.Facts = map[string]any{"nvme": s.facts}
 	}
@@ -111,69 +127,88 @@ func (s *NVMeSampler) Close() SamplerReport {
 
 func (s *NVMeSampler) warn(msg string) { s.warns = append(s.warns, msg) }
 
+// collect reads identity ("pre" only) and SMART health: nvme-cli first,
+// then smartctl, and for the identity sysfs when both fail.
 func (s *NVMeSampler) collect(when string) {
-	smartFile := NVMeSmartPreFile
-	if when == "post" {
-		smartFile = NVMeSmartPostFile
-	}
-	ctx := context.Background()
-	cmds := s.opts.Commands
-	if s.dev != "" {
-		// 1. nvme-cli.
-		var idErr error
+	if s.dev == "" {
 		if when == "pre" {
-			var res CmdResult
-			res, idErr = cmds.Run(ctx, 0, 1<<20, "nvme", "id-ctrl", "-o", "json", s.dev)
-			if idErr == nil {
-				idErr = s.identityFromNVMe(res.Stdout)
-			}
+			s.warn("nvme: no NVMe device to query (give --io-device or --kvbm-cache-dir on an NVMe disk)")
+			s.sysfsIdentity()
 		}
-		if idErr == nil {
-			res, err := cmds.Run(ctx, 0, 1<<20, "nvme", "smart-log", "-o", "json", s.dev)
-			if err == nil {
-				err = s.smartFrom(when, smartFile, res.Stdout, "nvme-cli", ParseNVMeSmartLog)
-			}
-			if err == nil {
-				return
-			}
-			idErr = err
+		return
+	}
+	cliErr := s.fromNVMeCLI(when)
+	if cliErr == nil {
+		return
+	}
+	if err := s.fromSmartctl(when); err != nil {
+		s.warn(fmt.Sprintf("nvme: %s: no SMART data for %s: nvme-cli: %v; smartctl: %v", when, s.dev, cliErr, err))
+		if when == "pre" {
+			s.sysfsIdentity()
 		}
-		// 2. smartctl (identity and health in one document). smartctl's
-		// exit status is a bit mask; the JSON is usable unless it is empty.
-		res, err := cmds.Run(ctx, 0, 4<<20, "smartctl", "--json", "-a", s.dev)
-		if len(bytes.TrimSpace(res.Stdout)) > 0 {
-			err = nil
-			if when == "pre" {
-				err = s.identityFromSmartctl(res.Stdout)
-			}
-			if err == nil {
-				err = s.smartFrom(when, smartFile, res.Stdout, "smartctl", ParseSmartctlHealth)
-			}
-		} else if err == nil {
+		return
+	}
+	s.warn(fmt.Sprintf("nvme: %s: nvme-cli unavailable (%v); used smartctl", when, cliErr))
+}
+
+func smartFile(when string) string {
+	if when == "post" {
+		return NVMeSmartPostFile
+	}
+	return NVMeSmartPreFile
+}
+
+// fromNVMeCLI reads identity and health with nvme-cli.
+func (s *NVMeSampler) fromNVMeCLI(when string) error {
+	cmds := s.opts.Commands
+	if when == "pre" {
+		res, err := cmds.Run(s.ctx, 0, 1<<20, "nvme", "id-ctrl", "-o", "json", s.dev)
+		if err == nil {
+			err = s.identity(res.Stdout, "nvme-cli", ParseNVMeIDCtrl)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	res, err := cmds.Run(s.ctx, 0, 1<<20, "nvme", "smart-log", "-o", "json", s.dev)
+	if err != nil {
+		return err
+	}
+	return s.smartFrom(when, res.Stdout, "nvme-cli", ParseNVMeSmartLog)
+}
+
+// fromSmartctl reads identity and health from one smartctl document.
+// smartctl's exit status is a bit mask; the JSON is usable unless it is
+// empty.
+func (s *NVMeSampler) fromSmartctl(when string) error {
+	res, err := s.opts.Commands.Run(s.ctx, 0, 4<<20, "smartctl", "--json", "-a", s.dev)
+	if len(bytes.TrimSpace(res.Stdout)) == 0 {
+		if err == nil {
 			err = errors.New("smartctl printed nothing")
 		}
-		if err == nil {
-			s.warn(fmt.Sprintf("nvme: %s: nvme-cli unavailable (%v); used smartctl", when, idErr))
-			return
-		}
-		s.warn(fmt.Sprintf("nvme: %s: no SMART data for %s: nvme-cli: %v; smartctl: %v", when, s.dev, idErr, err))
-	} else if when == "pre" {
-		s.warn("nvme: no NVMe device to query (give --io-device or --kvbm-cache-dir on an NVMe disk)")
+		return err
 	}
-	// 3. sysfs identity.
 	if when == "pre" {
-		ctrls := SysfsNVMe(s.opts.SysRoot)
-		if len(ctrls) == 0 {
-			s.warn("nvme: no NVMe controller in sysfs")
-			return
+		if err := s.identity(res.Stdout, "smartctl", ParseSmartctlIdentity); err != nil {
+			return err
 		}
-		s.facts["source"] = "sysfs"
-		s.facts["controllers"] = ctrls
-		c := ctrls[0]
-		s.facts["model"], s.facts["serial"], s.facts["firmware"] = c.Model, c.Serial, c.Firmware
-		data, _ := json.MarshalIndent(map[string]any{"source": "sysfs", "controllers": ctrls}, "", "  ")
-		s.save(NVMeIdentityFile, append(data, '\n'))
 	}
+	return s.smartFrom(when, res.Stdout, "smartctl", ParseSmartctlHealth)
+}
+
+// sysfsIdentity records the controllers sysfs lists, when no tool could.
+func (s *NVMeSampler) sysfsIdentity() {
+	ctrls := SysfsNVMe(s.opts.SysRoot)
+	if len(ctrls) == 0 {
+		s.warn("nvme: no NVMe controller in sysfs")
+		return
+	}
+	s.facts["source"] = "sysfs"
+	s.facts["controllers"] = ctrls
+	c := ctrls[0]
+	s.facts["model"], s.facts["serial"], s.facts["firmware"] = c.Model, c.Serial, c.Firmware
+	data, _ := json.MarshalIndent(map[string]any{"source": "sysfs", "controllers": ctrls}, "", "  ")
+	s.save(NVMeIdentityFile, append(data, '\n'))
 }
 
 func (s *NVMeSampler) save(name string, data []byte) {
@@ -182,34 +217,25 @@ func (s *NVMeSampler) save(name string, data []byte) {
 	}
 }
 
-func (s *NVMeSampler) identityFromNVMe(raw []byte) error {
-	id, err := ParseNVMeIDCtrl(raw)
+// identity parses raw with parse and, when it holds an identity, keeps
+// the document and the facts.
+func (s *NVMeSampler) identity(raw []byte, source string, parse func([]byte) (NVMeIdentity, error)) error {
+	id, err := parse(raw)
 	if err != nil {
 		return err
 	}
 	s.save(NVMeIdentityFile, raw)
-	s.facts["source"] = "nvme-cli"
+	s.facts["source"] = source
 	s.facts["model"], s.facts["serial"], s.facts["firmware"] = id.Model, id.Serial, id.Firmware
 	return nil
 }
 
-func (s *NVMeSampler) identityFromSmartctl(raw []byte) error {
-	id, err := ParseSmartctlIdentity(raw)
-	if err != nil {
-		return err
-	}
-	s.save(NVMeIdentityFile, raw)
-	s.facts["source"] = "smartctl"
-	s.facts["model"], s.facts["serial"], s.facts["firmware"] = id.Model, id.Serial, id.Firmware
-	return nil
-}
-
-func (s *NVMeSampler) smartFrom(when, file string, raw []byte, source string, parse func([]byte) (SmartHealth, error)) error {
+func (s *NVMeSampler) smartFrom(when string, raw []byte, source string, parse func([]byte) (SmartHealth, error)) error {
 	h, err := parse(raw)
 	if err != nil {
 		return err
 	}
-	s.save(file, raw)
+	s.save(smartFile(when), raw)
 	s.facts["smart_"+when] = h
 	s.facts["smart_source"] = source
 	return nil

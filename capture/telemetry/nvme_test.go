@@ -1,6 +1,7 @@
-package capture
+package telemetry
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,7 +91,7 @@ func TestNVMeSamplerFallbacks(t *testing.T) {
 			}
 			s := NewNVMeSampler(NVMeOptions{Devices: []string{"/dev/nvme0n1"}, SysRoot: fakeSysNVMe(t), Commands: cmds})
 			dir := t.TempDir()
-			if err := s.Open(dir, "r"); err != nil {
+			if err := s.Open(context.Background(), dir, "r"); err != nil {
 				t.Fatalf("Open: %v (a missing tool must not fail the run)", err)
 			}
 			s.Mark("x", PointStart)

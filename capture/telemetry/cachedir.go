@@ -1,6 +1,7 @@
-package capture
+package telemetry
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,7 +47,7 @@ func NewCacheDirSampler(dir string, maxFiles int) *CacheDirSampler {
 func (s *CacheDirSampler) Name() string { return "cachedir" }
 
 // Open implements Sampler.
-func (s *CacheDirSampler) Open(dir, runID string) error {
+func (s *CacheDirSampler) Open(_ context.Context, dir, runID string) error {
 	out, err := newSink[results.CacheDirSnapshot](dir, results.TableCacheDir)
 	if err != nil {
 		return err
@@ -145,14 +146,9 @@ func SnapshotDir(dir string, maxFiles int) (results.CacheDirSnapshot, map[fileKe
 }
 
 // Close implements Sampler.
-func (s *CacheDirSampler) Close() SamplerReport {
-	rep := SamplerReport{Tables: map[string]results.TableInfo{}, Warnings: s.warns}
-	info, err := s.out.close()
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("cachedir: %v", err))
-	} else {
-		rep.Tables[results.TableCacheDir] = info
-	}
+func (s *CacheDirSampler) Close() Report {
+	rep := Report{Warnings: s.warns}
+	s.out.closeInto(&rep, "cachedir", results.TableCacheDir)
 	rep.Facts = map[string]any{"kvbm_cache_dir": s.dir}
 	return rep
 }

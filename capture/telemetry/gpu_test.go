@@ -1,6 +1,7 @@
-package capture
+package telemetry
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -61,10 +62,10 @@ func TestGPUSampler(t *testing.T) {
 	cmds := fakeCommands(t, "nvidia-smi")
 	s := NewGPUSampler(cmds, 100*time.Millisecond)
 	dir := t.TempDir()
-	if err := s.Open(dir, "r"); err != nil {
+	if err := s.Open(context.Background(), dir, "r"); err != nil {
 		t.Fatal(err)
 	}
-	s.Mark("thrash", PointStart)
+	s.Mark(results.PhaseThrash, PointStart)
 	for deadline := time.Now().Add(5 * time.Second); s.rows.Load() < 3 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -76,7 +77,7 @@ func TestGPUSampler(t *testing.T) {
 	if len(rows) != 3 {
 		t.Fatalf("%d gpu rows; want 3 (warnings %v)", len(rows), rep.Warnings)
 	}
-	if rows[0].MemoryUsedBytes != nil || *rows[2].MemoryUsedBytes != 1024<<20 || rows[1].Phase != "thrash" || rows[1].Point != PointInterval {
+	if rows[0].MemoryUsedBytes != nil || *rows[2].MemoryUsedBytes != 1024<<20 || rows[1].Phase != results.PhaseThrash || rows[1].Point != PointInterval {
 		t.Errorf("rows %+v", rows)
 	}
 	if len(rep.Warnings) != 0 {
@@ -89,7 +90,7 @@ func TestGPUSampler(t *testing.T) {
 
 	// Without nvidia-smi, Open fails and the runner records a warning.
 	s2 := NewGPUSampler(fakeCommands(t), time.Second)
-	if err := s2.Open(t.TempDir(), "r"); !errors.Is(err, ErrToolMissing) {
+	if err := s2.Open(context.Background(), t.TempDir(), "r"); !errors.Is(err, ErrToolMissing) {
 		t.Errorf("Open without nvidia-smi = %v; want ErrToolMissing", err)
 	}
 }
@@ -101,12 +102,12 @@ func TestLogSampler(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	if err := l.Open(dir, "r"); err != nil {
+	if err := l.Open(context.Background(), dir, "r"); err != nil {
 		t.Fatal(err)
 	}
 	rep := l.Close()
 	logs := NewCommandsLog(cmds)
-	logs.Open(dir, "r")
+	logs.Open(context.Background(), dir, "r")
 	logs.Close()
 	for name, want := range map[string]string{
 		"telemetry/container_dyn.log":           "warning on stderr",
