@@ -25,6 +25,8 @@ type Client struct {
 	hc      *http.Client
 	apiKey  string
 	timeout time.Duration
+	// decodeAll turns off the byte scan of stream chunks (tests).
+	decodeAll bool
 }
 
 // ClientOptions configures a Client.
@@ -92,15 +94,6 @@ type usage struct {
 	PromptTokensDetails *struct {
 		CachedTokens *int64 `json:"cached_tokens"`
 	} `json:"prompt_tokens_details"`
-}
-
-type completionBody struct {
-	ID      string `json:"id"`
-	Choices []struct {
-		Text string `json:"text"`
-	} `json:"choices"`
-	Usage *usage          `json:"usage"`
-	Error json.RawMessage `json:"error"`
 }
 
 // Complete sends one completion request and fills the timing, status and
@@ -173,40 +166,40 @@ func (c *Client) readUnary(runCtx, ctx context.Context, body io.Reader, since fu
 	}
 	// Non-stream TTFT is the first-byte proxy, as in the seed harness.
 	rec.TTFTNs = rec.FirstByteNs
-	var cb completionBody
+	var cb chunkBody
 	if err := json.Unmarshal(data, &cb); err != nil {
 		rec.ErrorKind, rec.Error = results.ErrProtocol, "decode response: "+err.Error()
 		return
 	}
-	if len(cb.Error) > 0 && string(cb.Error) != "null" {
-		rec.ErrorKind, rec.Error = results.ErrServerEvent, "server error: "+truncate(string(cb.Error), 300)
+	if msg, ok := cb.errorMessage(); ok {
+		rec.ErrorKind, rec.Error = results.ErrServerEvent, "server error: "+msg
 		return
 	}
 	rec.CompletionID = cb.ID
 	setUsage(rec, cb.Usage)
-	if keepText && len(cb.Choices) > 0 {
-		rec.ResponseText = cb.Choices[0].Text
-	}
+	st := newStreamState(rec, keepText)
+	st.decoded(&cb)
+	st.finishRecord(true)
 }
 
-var (
-	doneData   = []byte("[DONE]")
-	usageKey   = []byte(`"usage":{`)
-	errorEvent = []byte("error")
-)
+var doneData = []byte("[DONE]")
 
+// readStream reads an SSE response: each dispatched event is a chunk,
+// [DONE], or one of the error forms servers use (an "error" event with its
+// message in data or in a comment, an "error" field, an error object in a
+// data frame).
 func (c *Client) readStream(runCtx, ctx context.Context, body io.Reader, since func() int64, keepText bool, rec *results.Request) {
 	sr := getSSEReader(body)
 	defer putSSEReader(sr)
-	var text strings.Builder
+	st := newStreamState(rec, keepText)
+	st.decodeAll = c.decodeAll
 	for {
 		event, data, err := sr.next()
 		if err != nil {
 			rec.LatencyNs = since()
-			switch {
-			case errors.Is(err, io.EOF):
-				rec.ErrorKind, rec.Error = results.ErrConnection, "stream ended without data: [DONE]"
-			default:
+			if errors.Is(err, io.EOF) {
+				st.finishRecord(false)
+			} else {
 				rec.ErrorKind, rec.Error = classify(runCtx, ctx, err)
 			}
 			return
@@ -215,65 +208,29 @@ func (c *Client) readStream(runCtx, ctx context.Context, body io.Reader, since f
 		if rec.FirstEventNs == nil {
 			rec.FirstEventNs = results.Ptr(now)
 		}
-		if bytes.Equal(event, errorEvent) {
+		switch {
+		case bytes.Equal(event, errorEventType):
 			rec.LatencyNs = now
-			rec.ErrorKind = results.ErrServerEvent
-			msg := string(data)
-			if msg == "" {
-				msg = string(sr.comment)
+			msg := errorMessage(data)
+			if len(data) == 0 {
+				msg = cmpOr(string(sr.comment), "error event without a message")
 			}
-			rec.Error = "SSE error event: " + truncate(msg, 300)
+			rec.ErrorKind, rec.Error = results.ErrServerEvent, "SSE error event: "+msg
 			return
-		}
-		if sr.hasErr {
+		case sr.hasErr:
 			rec.LatencyNs = now
-			rec.ErrorKind = results.ErrServerEvent
-			rec.Error = "SSE error field: " + truncate(string(sr.errField), 300)
+			rec.ErrorKind, rec.Error = results.ErrServerEvent, "SSE error field: "+errorMessage(sr.errField)
 			return
-		}
-		if len(event) > 0 {
+		case len(event) > 0:
 			continue // named events we do not know (annotations, dispatch)
-		}
-		if bytes.Equal(data, doneData) {
+		case bytes.Equal(data, doneData):
 			rec.LatencyNs = now
-			if keepText {
-				rec.ResponseText = text.String()
-			}
+			st.finishRecord(true)
 			return
 		}
-		if !json.Valid(data) {
+		if !st.chunk(data, now) {
 			rec.LatencyNs = now
-			rec.ErrorKind, rec.Error = results.ErrProtocol, "malformed SSE data: "+truncate(string(data), 120)
 			return
-		}
-		if isErrorObject(data) {
-			rec.LatencyNs = now
-			rec.ErrorKind, rec.Error = results.ErrServerEvent, "server error: "+truncate(string(data), 300)
-			return
-		}
-		content := hasText(data)
-		if content {
-			if rec.TTFTNs == nil {
-				rec.TTFTNs = results.Ptr(now)
-			}
-			rec.ChunkOffsetsNs = append(rec.ChunkOffsetsNs, now)
-		}
-		// Decode fully only where it is needed: the first event (for the
-		// completion id), the usage event, and every chunk when text is kept.
-		if rec.CompletionID == "" || keepText || bytes.Contains(data, usageKey) {
-			var cb completionBody
-			if err := json.Unmarshal(data, &cb); err != nil {
-				rec.LatencyNs = now
-				rec.ErrorKind, rec.Error = results.ErrProtocol, "decode SSE data: "+err.Error()
-				return
-			}
-			if rec.CompletionID == "" {
-				rec.CompletionID = cb.ID
-			}
-			setUsage(rec, cb.Usage)
-			if keepText && len(cb.Choices) > 0 {
-				text.WriteString(cb.Choices[0].Text)
-			}
 		}
 	}
 }
@@ -287,40 +244,6 @@ func setUsage(rec *results.Request, u *usage) {
 	if u.PromptTokensDetails != nil {
 		rec.CachedTokens = u.PromptTokensDetails.CachedTokens
 	}
-}
-
-// hasText reports whether a completion chunk carries a non-empty "text" (or
-// chat "content") value, by a byte scan rather than a JSON decode.
-func hasText(data []byte) bool {
-	return nonEmptyString(data, `"text":`) || nonEmptyString(data, `"content":`)
-}
-
-func nonEmptyString(data []byte, key string) bool {
-	for off := 0; ; {
-		i := bytes.Index(data[off:], []byte(key))
-		if i < 0 {
-			return false
-		}
-		j := off + i + len(key)
-		for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
-			j++
-		}
-		if j+1 < len(data) && data[j] == '"' && data[j+1] != '"' {
-			return true
-		}
-		off = j
-	}
-}
-
-// isErrorObject reports whether data is a JSON object whose first key is
-// "error", the shape servers use for errors inside a 200 stream.
-func isErrorObject(data []byte) bool {
-	d := bytes.TrimLeft(data, " \t\r\n")
-	if len(d) == 0 || d[0] != '{' {
-		return false
-	}
-	d = bytes.TrimLeft(d[1:], " \t\r\n")
-	return bytes.HasPrefix(d, []byte(`"error"`))
 }
 
 // classify maps a transport error to an error kind and message.
@@ -352,6 +275,7 @@ func errorMessage(body []byte) string {
 		Error   json.RawMessage `json:"error"`
 		Message string          `json:"message"`
 		Detail  string          `json:"detail"`
+		Details string          `json:"details"`
 	}
 	if json.Unmarshal(body, &e) == nil {
 		if e.Message != "" {
@@ -369,8 +293,8 @@ func errorMessage(body []byte) string {
 				return truncate(s, 300)
 			}
 		}
-		if e.Detail != "" {
-			return truncate(e.Detail, 300)
+		if d := cmpOr(e.Detail, e.Details); d != "" {
+			return truncate(d, 300)
 		}
 	}
 	return truncate(strings.TrimSpace(string(body)), 300)

@@ -69,7 +69,7 @@ func run(ctx context.Context, cfg *Config, samplers []telemetry.Sampler, log io.
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, plan: plan, client: client, prog: prog}
+	r := &runner{cfg: cfg, plan: plan, client: client, prog: prog, answers: newAnswerBook(cfg.Temperature)}
 	return r.execute(ctx, dir, samplers, log)
 }
 

@@ -24,6 +24,7 @@ type runner struct {
 	prog    Progress
 
 	samplers []telemetry.Sampler
+	answers  *answerBook
 
 	mu    sync.Mutex
 	phase *results.Phase
@@ -174,5 +175,6 @@ func (r *runner) send(ph PhasePlan, pr PlannedRequest, scheduled time.Time) {
 	}
 	r.mu.Unlock()
 	r.prog.RequestDone(failed)
+	r.answers.check(&rec)
 	r.recs <- rec
 }

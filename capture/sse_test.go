@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"kvbench/results"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -216,7 +217,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return k, nil
 }
 
-func TestHasText(t *testing.T) {
+func TestScannedText(t *testing.T) {
 	cases := map[string]bool{
 		`{"choices":[{"text":"a"}]}`:                                true,
 		`{"choices":[{"text":""}]}`:                                 false,
@@ -225,10 +226,14 @@ func TestHasText(t *testing.T) {
 		`{"choices":[{"delta":{"content":"hi"}}]}`:                  true,
 		`{"choices":[{"delta":{"role":"assistant","content":""}}]}`: false,
 		`{"id":"x","choices":[{"text":"","index":0},{"text":"b"}]}`: true,
+		`{"choices":[{"text" :  "a"}]}`:                             true,
+		`{"type":"text","choices":[]}`:                              false,
+		`{"choices":[{"text":null}]}`:                               false,
+		`{"choices":[{"text":"\"quoted\""}]}`:                       true,
 	}
 	for in, want := range cases {
-		if got := hasText([]byte(in)); got != want {
-			t.Errorf("hasText(%s) = %v; want %v", in, got, want)
+		if got := newStreamState(&results.Request{}, false).scanned([]byte(in)); got != want {
+			t.Errorf("scanned(%s) = %v; want %v", in, got, want)
 		}
 	}
 }
@@ -244,6 +249,7 @@ func BenchmarkSSEStream(b *testing.B) {
 	b.SetBytes(int64(len(stream)))
 	for i := 0; i < b.N; i++ {
 		r := newSSEReader(strings.NewReader(stream))
+		st := newStreamState(&results.Request{}, false)
 		for {
 			_, d, err := r.next()
 			if err != nil {
@@ -252,7 +258,7 @@ func BenchmarkSSEStream(b *testing.B) {
 			if string(d) == "[DONE]" {
 				break
 			}
-			hasText(d)
+			st.scanned(d)
 		}
 	}
 }

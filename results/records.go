@@ -132,6 +132,21 @@ type Request struct {
 	BurstIndex  int32  `parquet:"burst_index"`
 	PrefixGroup string `parquet:"prefix_group,dict"`
 
+	// FinishReason is the last finish_reason a choice reported ("stop",
+	// "length", ...); empty when none did.
+	FinishReason string `parquet:"finish_reason,dict"`
+	// NoDone marks a stream that ended cleanly after a finish_reason but
+	// without the final "data: [DONE]"; it counts as a success.
+	NoDone bool `parquet:"no_done"`
+	// ResponseHash is the FNV-1a 64 hash (16 hex digits) of the response
+	// text of a successful request, kept always for the KV integrity check.
+	ResponseHash string `parquet:"response_hash"`
+	// AnswerMatch compares the answer of a request that repeats an earlier
+	// prompt of the run (same identity hash) with that prompt's first
+	// answer: true when equal. Nil for a first answer, a failed request, or
+	// a run with --temperature above 0.
+	AnswerMatch *bool `parquet:"answer_match,optional"`
+
 	// ResponseText is kept only with --store-responses.
 	ResponseText string `parquet:"response_text"`
 }

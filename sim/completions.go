@@ -452,6 +452,11 @@ func (c *call) prefill() (cached int, ok bool) {
 	c.rec.BlocksG3 = c.adm.G3
 	c.rec.BlocksRecomputed = c.adm.Recomputed
 	cached = c.adm.CachedBlocks() * bt
+	if c.adm.G3 > 0 && s.faults.corruptOnboard() {
+		// Wrong KV from disk: the answer changes, the counters do not.
+		c.wordKey ^= 0xa0761d6478bd642f
+		c.rec.CorruptOnboard = true
+	}
 	prefill := s.scale(s.costs.Prefill(PrefillWork{
 		PromptTokens:   c.prompt,
 		UncachedTokens: c.prompt - cached,

@@ -81,6 +81,13 @@ type Faults struct {
 	// KVBMGarbage is the probability that a scrape of the KVBM endpoint
 	// returns 200 with a body that is not the exposition format.
 	KVBMGarbage float64 `json:"kvbm_garbage"`
+
+	// CorruptDiskOnboard is the probability that a request whose prefix
+	// onboards from the disk tier (G3) gets wrong KV: it answers with other
+	// words, while the counters report the onboard as a success (the silent
+	// failure a broken GPU-direct file registration causes). Drawn apart
+	// from the request faults.
+	CorruptDiskOnboard float64 `json:"corrupt_disk_onboard"`
 }
 
 func (f Faults) requestTotal() float64 {
@@ -260,7 +267,7 @@ func (c Config) Validate() error {
 		}
 	}
 	f := c.Faults
-	for _, p := range []float64{f.HTTP429, f.HTTP500, f.HTTP503, f.Reset, f.Stall, f.MalformedSSE, f.SSEError, f.SlowFirstByte, f.KVBMDown, f.KVBMGarbage} {
+	for _, p := range []float64{f.HTTP429, f.HTTP500, f.HTTP503, f.Reset, f.Stall, f.MalformedSSE, f.SSEError, f.SlowFirstByte, f.KVBMDown, f.KVBMGarbage, f.CorruptDiskOnboard} {
 		if !(p >= 0 && p <= 1) {
 			errs = append(errs, fmt.Errorf("fault probability %v: want 0..1", p))
 			break

@@ -41,6 +41,7 @@ type faultPicker struct {
 	mu  sync.Mutex
 	rng *rand.Rand // request decisions
 	srs *rand.Rand // scrape decisions, apart so scrape timing does not move request faults
+	crs *rand.Rand // corrupt-onboard decisions
 	f   Faults
 	any bool
 }
@@ -49,6 +50,7 @@ func newFaultPicker(f Faults, seed uint64) *faultPicker {
 	return &faultPicker{
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		srs: rand.New(rand.NewPCG(seed^0x5bd1e995, seed)),
+		crs: rand.New(rand.NewPCG(seed^0xc2b2ae3d27d4eb4f, seed^0x165667b19e3779f9)),
 		f:   f,
 		any: f.requestTotal() > 0,
 	}
@@ -76,6 +78,17 @@ func (p *faultPicker) request() Fault {
 		u -= c.p
 	}
 	return FaultNone
+}
+
+// corruptOnboard draws whether a request that onboarded blocks from the
+// disk tier got wrong KV.
+func (p *faultPicker) corruptOnboard() bool {
+	if p.f.CorruptDiskOnboard <= 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.crs.Float64() < p.f.CorruptDiskOnboard
 }
 
 // scrapeFault is what happens to one KVBM scrape.

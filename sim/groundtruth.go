@@ -11,20 +11,21 @@ import (
 // GroundTruth is one line of the ground-truth log: what the simulator
 // really did for one finished request.
 type GroundTruth struct {
-	CompletionID     string `json:"completion_id"`       // the response id ("" when none was made)
-	RequestID        string `json:"request_id"`          // the X-Request-Id request header ("" when absent)
-	PromptTokens     int    `json:"prompt_tokens"`       // words in the prompt
-	OutputTokens     int    `json:"output_tokens"`       // tokens produced before the end
-	BlocksTotal      int    `json:"blocks_total"`        // full blocks in the prompt
-	BlocksG1         int    `json:"blocks_g1"`           // found in the GPU prefix cache
-	BlocksG2         int    `json:"blocks_g2"`           // onboarded from host memory
-	BlocksG3         int    `json:"blocks_g3"`           // onboarded from disk
-	BlocksRecomputed int    `json:"blocks_recomputed"`   // prefilled again
-	ReceivedUnixNs   int64  `json:"received_unix_ns"`    // handler entry
-	FirstTokenUnixNs int64  `json:"first_token_unix_ns"` // first token chunk written (non-stream: the body); 0 if none
-	DoneUnixNs       int64  `json:"done_unix_ns"`        // handler exit
-	Status           int    `json:"status"`              // HTTP status sent; 499 when the client went away first, 0 when the connection was dropped without an answer
-	Fault            Fault  `json:"fault"`               // the fault injected, "" for none
+	CompletionID     string `json:"completion_id"`             // the response id ("" when none was made)
+	RequestID        string `json:"request_id"`                // the X-Request-Id request header ("" when absent)
+	PromptTokens     int    `json:"prompt_tokens"`             // words in the prompt
+	OutputTokens     int    `json:"output_tokens"`             // tokens produced before the end
+	BlocksTotal      int    `json:"blocks_total"`              // full blocks in the prompt
+	BlocksG1         int    `json:"blocks_g1"`                 // found in the GPU prefix cache
+	BlocksG2         int    `json:"blocks_g2"`                 // onboarded from host memory
+	BlocksG3         int    `json:"blocks_g3"`                 // onboarded from disk
+	BlocksRecomputed int    `json:"blocks_recomputed"`         // prefilled again
+	ReceivedUnixNs   int64  `json:"received_unix_ns"`          // handler entry
+	FirstTokenUnixNs int64  `json:"first_token_unix_ns"`       // first token chunk written (non-stream: the body); 0 if none
+	DoneUnixNs       int64  `json:"done_unix_ns"`              // handler exit
+	Status           int    `json:"status"`                    // HTTP status sent; 499 when the client went away first, 0 when the connection was dropped without an answer
+	Fault            Fault  `json:"fault"`                     // the fault injected, "" for none
+	CorruptOnboard   bool   `json:"corrupt_onboard,omitempty"` // answered from wrong disk KV
 }
 
 // gtWriter writes ground-truth records from one goroutine.

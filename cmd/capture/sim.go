@@ -138,6 +138,8 @@ func (f *simFlags) registerFaults(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.faults.StallFor, "fault-stall-for", 0, "length of a stall (0 = until the client leaves)")
 	fs.Float64Var(&f.faults.KVBMDown, "fault-kvbm-down", 0, "probability a KVBM scrape gets its connection closed (1 = port not opened)")
 	fs.Float64Var(&f.faults.KVBMGarbage, "fault-kvbm-garbage", 0, "probability a KVBM scrape returns garbage")
+	fs.Float64Var(&f.faults.CorruptDiskOnboard, "corrupt-disk-onboard", 0,
+		"fraction of requests onboarding from the disk tier that get wrong KV and answer differently (counters unchanged)")
 }
 
 // simConfig resolves the configuration: defaults, preset, environment
