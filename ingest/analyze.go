@@ -255,7 +255,7 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 				rc := report.Comparison{
 					Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Sweep: c.sweep, Metric: mt.name, P: cmp.P, Statistic: "p" + pctString(cmp.P),
 					Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value,
-					Delta: cmp.Delta, Ratio: cmp.Ratio, Verdict: cmp.Verdict, Grade: cmp.Grade,
+					Delta: cmp.Delta, Ratio: cmp.Ratio, Verdict: verdictWords[cmp.Verdict], Grade: gradeWords[cmp.Grade],
 					Flags: append([]string{}, cmp.Flags...), Reasons: append([]string{}, cmp.Reasons...), Method: cmp.Method,
 				}
 				if cmp.Method != stats.MethodNone {
@@ -278,7 +278,7 @@ func compare(ds *Dataset, opt Options, so stats.Options) ([]report.Comparison, m
 			cmp := stats.CompareRunMeans(bv, cv, o)
 			rc := report.Comparison{Scenario: c.scenario, Phase: c.phase, Concurrency: c.conc, Sweep: c.sweep, Metric: rm.name, Statistic: "mean",
 				Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value, Delta: cmp.Delta, Ratio: cmp.Ratio,
-				Verdict: cmp.Verdict, Grade: cmp.Grade, Flags: nonNil(cmp.Flags), Reasons: nonNil(cmp.Reasons), Method: cmp.Method}
+				Verdict: verdictWords[cmp.Verdict], Grade: gradeWords[cmp.Grade], Flags: nonNil(cmp.Flags), Reasons: nonNil(cmp.Reasons), Method: cmp.Method}
 			if cmp.Method != stats.MethodNone {
 				rc.DeltaLo, rc.DeltaHi = ptr(cmp.DeltaLo), ptr(cmp.DeltaHi)
 				rc.RatioLo, rc.RatioHi = ptr(cmp.RatioLo), ptr(cmp.RatioHi)
@@ -525,8 +525,16 @@ func gradeWithEvidence(s *report.Summary, opt Options) {
 		c := &s.Comparisons[i]
 		c.Flags = append(c.Flags, extra...)
 		c.Reasons = append(c.Reasons, reasons...)
-		if c.Grade == stats.GradeDecision {
-			c.Grade = stats.GradeProvisional
+		if c.Grade == results.GradeDecision {
+			c.Grade = results.GradeProvisional
 		}
 	}
 }
+
+// verdictWords and gradeWords name the stats outcomes with the shared words.
+var (
+	verdictWords = map[stats.Verdict]string{stats.VerdictBetter: results.VerdictBetter, stats.VerdictWorse: results.VerdictWorse,
+		stats.VerdictEquivalent: results.VerdictEquivalent, stats.VerdictInconclusive: results.VerdictInconclusive,
+		stats.VerdictInsufficient: results.VerdictInsufficient}
+	gradeWords = map[stats.Grade]string{stats.GradeDecision: results.GradeDecision, stats.GradeProvisional: results.GradeProvisional}
+)

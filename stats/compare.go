@@ -8,22 +8,32 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Verdicts of a Comparison (candidate vs baseline).
+// Verdict is the outcome of a Comparison (candidate vs baseline). It is a
+// number, not a word: the words that name verdicts in reports belong to
+// the caller.
+type Verdict int
+
+// Verdicts of a Comparison. The zero value is VerdictInsufficient.
 const (
-	VerdictBetter       = "better"            // the candidate is better: ratio interval excludes 1 on the good side
-	VerdictWorse        = "worse"             // the candidate is worse: ratio interval excludes 1 on the bad side
-	VerdictEquivalent   = "equivalent"        // ratio interval inside [1-margin, 1+margin] and containing 1
-	VerdictInconclusive = "inconclusive"      // none of the above
-	VerdictInsufficient = "insufficient_data" // an arm has too few requests beyond the quantile or too few runs
+	VerdictInsufficient Verdict = iota // an arm has too few requests beyond the quantile or too few runs
+	VerdictBetter                      // the candidate is better: ratio interval excludes 1 on the good side
+	VerdictWorse                       // the candidate is worse: ratio interval excludes 1 on the bad side
+	VerdictEquivalent                  // ratio interval inside [1-margin, 1+margin] and containing 1
+	VerdictInconclusive                // none of the above
 )
 
-// Grades of a Comparison.
+// Grade says whether a Comparison is strong enough to decide on.
+type Grade int
+
+// Grades of a Comparison. The zero value is GradeProvisional.
 const (
-	GradeDecision    = "decision-grade" // both arms >= 3 runs and tail >= 50, no censored tail, heterogeneity covered
-	GradeProvisional = "provisional"    // anything less; Comparison.Reasons says why
+	GradeProvisional Grade = iota // anything less than decision-grade; Comparison.Reasons says why
+	GradeDecision                 // both arms >= 3 runs and tail >= 50, no censored tail, heterogeneity covered
 )
 
-// decisionMinRuns and decisionMinTail are the decision-grade thresholds of stats.md §8.4.
+// decisionMinRuns and decisionMinTail are the decision-grade thresholds: a
+// verdict is decision-grade from three runs and 50 requests beyond the
+// quantile per arm; five runs are recommended.
 const (
 	decisionMinRuns = 3
 	decisionMinTail = 50
@@ -33,8 +43,8 @@ const (
 // Comparison compares the p-quantile of a candidate configuration with a baseline.
 // Ratio is candidate/baseline and Delta is candidate − baseline (pooled type-7 values);
 // their intervals are percentile intervals of paired bootstrap replicates, widened to the
-// union with a run-level Welch interval when both arms have at least three runs (stats.md
-// §8.4). Decisions use the ratio interval only; the delta interval is descriptive. No
+// union with a run-level Welch interval when both arms have at least three runs.
+// Decisions use the ratio interval only; the delta interval is descriptive. No
 // float field is NaN: ratio fields are 0 when a quantile is not positive (flag NONPOSITIVE).
 type Comparison struct {
 	P                       float64
@@ -45,8 +55,8 @@ type Comparison struct {
 	// p, or the larger of it and the Welch p when the run-level part is used (1 when there
 	// is no interval).
 	PValue  float64
-	Verdict string // VerdictBetter, VerdictWorse, VerdictEquivalent, VerdictInconclusive or VerdictInsufficient
-	Grade   string // GradeDecision or GradeProvisional
+	Verdict Verdict
+	Grade   Grade
 	// Flags holds comparison flags (MATERIAL, WITHIN_MARGIN, NONPOSITIVE) and, prefixed
 	// with "baseline:" or "candidate:", the flags of each arm.
 	Flags []string
@@ -167,9 +177,9 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 
 // verdict applies the decision rule to the ratio interval (or, without ratios, to the
 // sign of the delta interval).
-func verdict(c *Comparison, ratioOK bool, opt Options) string {
+func verdict(c *Comparison, ratioOK bool, opt Options) Verdict {
 	goodLow := !opt.HigherIsBetter
-	pick := func(below bool) string {
+	pick := func(below bool) Verdict {
 		if below == goodLow {
 			return VerdictBetter
 		}
@@ -202,7 +212,7 @@ func verdict(c *Comparison, ratioOK bool, opt Options) string {
 }
 
 // grade returns the grade and the reasons it is provisional.
-func grade(c Comparison) (string, []string) {
+func grade(c Comparison) (Grade, []string) {
 	var reasons []string
 	if c.Verdict == VerdictInsufficient {
 		reasons = append(reasons, "insufficient data")

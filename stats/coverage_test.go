@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Coverage simulations (stats.md §5.1 and §9 C–E). Every replication has its own seeded
+// Coverage simulations. Every replication has its own seeded
 // generator and its own bootstrap seed, so the results are deterministic; replications
 // run in parallel, resampling inside each runs on one worker. Under -short the
 // replication counts drop tenfold (see reps) and the bands widen to ±3.5 binomial SEs;
@@ -125,7 +125,7 @@ func simOptions(seed uint64) Options {
 	return opt
 }
 
-// §9 C11, C12: single-sample percentile-bootstrap coverage within the band.
+// single-sample percentile-bootstrap coverage within the band.
 func TestCoverageIID(t *testing.T) {
 	heavy(t)
 	var f coverageFile
@@ -158,7 +158,7 @@ func TestCoverageIID(t *testing.T) {
 	}
 }
 
-// §9 C13: (n = 200, p99) has a tail count of 2 and must be flagged, not interval-ed.
+// (n = 200, p99) has a tail count of 2 and must be flagged, not interval-ed.
 func TestCoverageInsufficientFlag(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		e := EstimateQuantile([][]float64{lognormal(newRand(uint64(i)), 200, 0, 1)}, 0.99, 0, simOptions(uint64(i)))
@@ -168,7 +168,7 @@ func TestCoverageInsufficientFlag(t *testing.T) {
 	}
 }
 
-// §9 C14: the basic (reverse-percentile) interval undercovers at (n = 1000, p99), which
+// the basic (reverse-percentile) interval undercovers at (n = 1000, p99), which
 // is why the percentile interval is the default.
 func TestCoverageBasicIsNotDefault(t *testing.T) {
 	heavy(t)
@@ -196,7 +196,7 @@ func TestCoverageBasicIsNotDefault(t *testing.T) {
 	}
 }
 
-// §9 D15, D16: two independent single-run configurations; false positives under the null,
+// two independent single-run configurations; false positives under the null,
 // coverage of the true ratio and power at 1.2x.
 func TestCoverageTwoSample(t *testing.T) {
 	heavy(t)
@@ -247,7 +247,7 @@ func TestCoverageTwoSample(t *testing.T) {
 }
 
 // genRuns draws G runs of n requests: log TTFT = u_r + e_rj, u_r ~ N(0, sb²), e a
-// stationary AR(1) with correlation rho and unit variance (stats.md E5).
+// stationary AR(1) with correlation rho and unit variance.
 func genRuns(r *rand.Rand, G, n int, sb, rho float64) [][]float64 {
 	runs := make([][]float64, G)
 	for g := range runs {
@@ -256,7 +256,7 @@ func genRuns(r *rand.Rand, G, n int, sb, rho float64) [][]float64 {
 	return runs
 }
 
-// §9 E17–E20: requests nested in runs (n_r = 500). Union coverage of the marginal
+// requests nested in runs (n_r = 500). Union coverage of the marginal
 // quantile, false positives of the comparison, the pooled-i.i.d. failure the analyzer
 // avoids, and the heterogeneity flag rate.
 func TestCoverageRuns(t *testing.T) {
@@ -365,7 +365,7 @@ func TestCoverageRuns(t *testing.T) {
 	}
 }
 
-// §9 E20: G = 1 is SINGLE_RUN, G = 2 is FEW_RUNS with a two-stage interval and a
+// G = 1 is SINGLE_RUN, G = 2 is FEW_RUNS with a two-stage interval and a
 // computed Cochran's Q.
 func TestRunCountFlags(t *testing.T) {
 	r := newRand(7)

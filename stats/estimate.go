@@ -8,7 +8,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Flags attached to an Estimate or a Comparison (stats.md §8.5). They are data, for the
+// Flags attached to an Estimate or a Comparison. They are data, for the
 // report to print; none of them is an error.
 const (
 	FlagInsufficientData     = "INSUFFICIENT_DATA"      // tail count n·min(p, 1-p) < 10: no interval, no verdict
@@ -66,7 +66,7 @@ type Options struct {
 	// not depend on it.
 	Workers int
 	// RunLevelMinTail is the number of requests beyond the quantile every run needs before
-	// the run-level t interval joins the union (default 10, stats.md §8.3; below it the
+	// the run-level t interval joins the union (default 10; below it the
 	// estimate is two-stage only and flagged RUN_LEVEL_UNAVAILABLE). Setting 1 reproduces
 	// the union of the memo's E5b simulation, which applied the run-level part at p99 with
 	// 500 requests per run.
@@ -182,8 +182,9 @@ func tailCount(n int, p float64) int {
 }
 
 // EstimateQuantile estimates the p-quantile of a configuration from its runs (requests
-// nested in runs; each run in request-start order) with the interval method of
-// stats.md §8.3, and the flags of §8.5. failures is the number of failed or timed-out
+// nested in runs; each run in request-start order) with the interval method chosen by
+// the number of runs (see the package documentation) and the minimum-sample flags.
+// failures is the number of failed or timed-out
 // requests (censored above the timeout). See EstimateQuantiles for several quantiles.
 func EstimateQuantile(runs [][]float64, p float64, failures int, opt Options) Estimate {
 	return EstimateQuantiles(runs, []float64{p}, failures, opt)[0]

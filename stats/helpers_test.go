@@ -92,7 +92,7 @@ func reps(full int) int {
 func heavy(t *testing.T) {
 	t.Helper()
 	if raceEnabled {
-		t.Skip("coverage simulation skipped under -race (run go test ./stats/ without -race for stats.md §9 C–E)")
+		t.Skip("coverage simulation skipped under -race (run go test ./stats/ without -race)")
 	}
 }
 

@@ -75,8 +75,8 @@ func FuzzEstimate(f *testing.F) {
 				t.Fatalf("Compare(%v, %v) has a non-finite number: %+v", runs, p, c)
 			}
 		}
-		if c.Verdict == "" || c.Grade == "" {
-			t.Fatalf("Compare verdict %q grade %q", c.Verdict, c.Grade)
+		if c.Verdict < VerdictInsufficient || c.Verdict > VerdictInconclusive || c.Grade < GradeProvisional || c.Grade > GradeDecision {
+			t.Fatalf("Compare verdict %v grade %v", c.Verdict, c.Grade)
 		}
 	})
 }

@@ -121,7 +121,7 @@ func multiplicities(r *rand.Rand, m []int) {
 // replicate draws one two-stage bootstrap replicate of the pooled type-7 p-quantile:
 // run multiplicities m ~ Multinomial(G, 1/G), then m_r·n_r draws with replacement from
 // run r. Instead of materializing counts (O(N)), it descends the pooled order with a
-// binomial bridge (stats.md §7 trick 7): given c_r resampled draws from run r in the
+// binomial bridge: given c_r resampled draws from run r in the
 // global position range [a, b), the number in [a, mid) is
 // Binomial(c_r, (#run r in [a, mid)) / (#run r in [a, b))). O(G·log N) per replicate,
 // same distribution as the counts scan.
@@ -247,7 +247,7 @@ func (pl *pooled) descend(r *rand.Rand, a, b, rk int, lo, hi, c, split, xcnt, le
 	return a
 }
 
-// replicateCounts is the O(N) reference implementation (stats.md §7 trick 2): it
+// replicateCounts is the O(N) reference implementation (multinomial counts per replicate): it
 // materializes the multinomial counts per global position and scans them. Used in tests
 // to check that the bridge has the same distribution.
 func (pl *pooled) replicateCounts(r *rand.Rand, p float64, cnt []int32, m []int) float64 {
