@@ -9,20 +9,24 @@ import (
 
 // TestImportDirection checks the pipeline's layering (STYLE.md rule 1):
 // results and stats import no project package; sim imports only results;
-// capture never imports stats, report or ingest; report never imports
-// capture or ingest.
+// capture never imports stats, ingest, analysis or report. On the analyze
+// side each stage imports only the stage before it: ingest reads (results),
+// analysis decides (ingest, stats), report renders (analysis), and
+// cmd/analyze wires the three.
 func TestImportDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
 	allowed := map[string][]string{
-		"kvbench/results": {},
-		"kvbench/stats":   {},
-		"kvbench/sim":     {"kvbench/results"},
-		"kvbench/capture": {"kvbench/results"},
-		"kvbench/report":  {"kvbench/results", "kvbench/stats"},
-		"kvbench/ingest":  {"kvbench/results", "kvbench/stats", "kvbench/report"},
+		"kvbench/results":     {},
+		"kvbench/stats":       {},
+		"kvbench/sim":         {"kvbench/results"},
+		"kvbench/capture":     {"kvbench/results"},
+		"kvbench/ingest":      {"kvbench/results"},
+		"kvbench/analysis":    {"kvbench/ingest", "kvbench/results", "kvbench/stats"},
+		"kvbench/report":      {"kvbench/analysis", "kvbench/results", "kvbench/stats"},
+		"kvbench/cmd/analyze": {"kvbench/ingest", "kvbench/analysis", "kvbench/report", "kvbench/internal/cli"},
 	}
 	seen := map[string]bool{}
 	dec := json.NewDecoder(strings.NewReader(string(out)))

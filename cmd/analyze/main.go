@@ -1,7 +1,7 @@
 // Command analyze merges kvbench run bundles, computes percentile
 // statistics with intervals and B2-vs-B1 comparisons, and renders
-// report.md, summary.json and plots. It is a thin adapter over packages
-// ingest, stats and report.
+// report.md, summary.json and plots. It is a thin adapter over the three
+// stages: ingest reads, analysis decides, report renders.
 package main
 
 import (
@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"kvbench/internal/cli"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,7 +16,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kvbench/analysis"
 	"kvbench/ingest"
+	"kvbench/internal/cli"
 	"kvbench/report"
 )
 
@@ -45,6 +46,7 @@ func newReportCmd() *cobra.Command {
 		since               string
 		seed                uint64
 		baseline, candidate string
+		phases              []string
 	)
 	cmd := &cobra.Command{
 		Use:   "report PATH...",
@@ -72,28 +74,24 @@ func newReportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(ds.Bundles) == 0 {
-				for _, s := range ds.Skipped {
-					fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
-				}
+			a := analysis.New(analysis.Options{Seed: seed, Baseline: baseline, Candidate: candidate, Phases: phases})
+			a.AddDataset(ds)
+			printSkipped(cmd, ds.Skipped)
+			if a.Len() == 0 {
 				return errors.New("no usable runs (every bundle found was skipped or filtered out)")
 			}
-			sum := ingest.Analyze(ds, ingest.Options{Seed: seed, Baseline: baseline, Candidate: candidate})
-			path, err := report.Write(out, sum)
+			path, err := report.Write(out, a.Summary())
 			if err != nil {
 				return err
 			}
-			for _, s := range ds.Skipped {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "report: %s (%d runs)\n", path, len(ds.Bundles))
+			fmt.Fprintf(cmd.OutOrStdout(), "report: %s (%d runs)\n", path, a.Len())
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory for report.md, summary.json and plots/")
 	f.StringSliceVar(&filter.Scenarios, "scenario", nil, "only these scenarios")
-	f.StringSliceVar(&filter.Phases, "phase", nil, "only these phases (warmup is always excluded)")
+	f.StringSliceVar(&phases, "phase", nil, "only these phases (warmup is always excluded)")
 	f.StringSliceVar(&filter.TierModes, "tier-mode", nil, "only these tier modes")
 	f.StringSliceVar(&filter.Runs, "run", nil, "only these run ids")
 	f.StringVar(&since, "since", "", "only runs started at or after this RFC 3339 time")
@@ -130,9 +128,7 @@ valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs direc
 				return err
 			}
 			st, more, err := ingest.Export(bundles, out)
-			for _, s := range append(skipped, more...) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
-			}
+			printSkipped(cmd, append(skipped, more...))
 			if err != nil {
 				return err
 			}
@@ -149,4 +145,11 @@ valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs direc
 	f.StringSliceVar(&filter.TierModes, "tier-mode", nil, "only these tier modes")
 	f.StringSliceVar(&filter.Runs, "run", nil, "only these run ids")
 	return cmd
+}
+
+// printSkipped lists on stderr the bundles that were not used, with why.
+func printSkipped(cmd *cobra.Command, skipped []ingest.Skipped) {
+	for _, s := range skipped {
+		fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
+	}
 }
