@@ -14,8 +14,9 @@ import (
 )
 
 // Markdown writes report.md: the verdict first, then runs, per-metric
-// tables, throughput, every comparison, tier evidence, I/O, plots and
-// method. It is byte-stable for the same summary.
+// tables, throughput, every comparison, tier evidence, I/O, plots, method
+// and a glossary of the flags that occur. It is byte-stable for the same
+// summary.
 func Markdown(w io.Writer, s *analysis.Summary, plots ...PlotRef) error {
 	var b bytes.Buffer
 	b.WriteString("# kvbench report\n\n")
@@ -28,6 +29,7 @@ func Markdown(w io.Writer, s *analysis.Summary, plots ...PlotRef) error {
 	}
 	plotsSection(&b, plots)
 	methodSection(&b, s)
+	glossarySection(&b, s)
 	_, err := w.Write(b.Bytes())
 	return err
 }
@@ -344,6 +346,43 @@ func methodSection(b *bytes.Buffer, s *analysis.Summary) {
 		{strings.Join(tierFlags, ", "), "tier counter checks fail (see Rehydrate evidence)", "not " + results.GradeDecision + ": the difference is not shown to come from the disk tier"},
 	} {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", esc(r[0]), r[1], r[2])
+	}
+}
+
+// glossarySection explains, in one line each, the flags that occur in
+// this report.
+func glossarySection(b *bytes.Buffer, s *analysis.Summary) {
+	var flags []string
+	add := func(fs []string) {
+		for _, f := range fs {
+			if i := strings.IndexByte(f, ':'); i >= 0 {
+				f = f[i+1:] // "baseline:" and "candidate:" prefixes
+			}
+			if !slices.Contains(flags, f) && analysis.Describe(f) != "" {
+				flags = append(flags, f)
+			}
+		}
+	}
+	for _, g := range s.Groups {
+		for _, m := range g.Metrics {
+			for _, q := range m.Quantiles {
+				add(q.Flags)
+			}
+		}
+	}
+	for _, c := range s.Comparisons {
+		add(c.Flags)
+	}
+	for _, r := range s.Rehydrate {
+		add(r.Flags)
+	}
+	if len(flags) == 0 {
+		return
+	}
+	slices.Sort(flags)
+	b.WriteString("\n## Flags in this report\n\n")
+	for _, f := range flags {
+		fmt.Fprintf(b, "- %s: %s.\n", esc(f), esc(analysis.Describe(f)))
 	}
 }
 
