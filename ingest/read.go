@@ -97,7 +97,7 @@ func ReadRun(b Bundle) (*Run, error) {
 	if !ok {
 		return nil, fmt.Errorf("manifest lists no %s table", results.TableRequests)
 	}
-	r := &Run{Bundle: b}
+	r := &Run{Bundle: b, Requests: make([]Request, 0, max(0, min(info.Rows, 1<<24)))}
 	rows, err := scanRequests(filepath.Join(b.Dir, info.File), func(q *Request) { r.Requests = append(r.Requests, *q) })
 	if err != nil {
 		return nil, err
