@@ -119,43 +119,7 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 		return c
 	}
 
-	// Bootstrap part: replicate i of the candidate paired with replicate i of the baseline.
-	// Note: when one arm has a single run (9999 order-statistic replicates) and the other
-	// several (2000 two-stage replicates), the first 2000 of each are paired; the
-	// replicate blocks are independent streams, so any prefix is a valid set of replicates.
-	B := min(len(rb), len(rc))
-	alpha := (1 - opt.Confidence) / 2
-	d := make([]float64, B)
-	var le, ge int
-	for i := 0; i < B; i++ {
-		d[i] = rc[i] - rb[i]
-		if d[i] <= 0 {
-			le++
-		}
-		if d[i] >= 0 {
-			ge++
-		}
-	}
-	c.PValue = math.Min(1, 2*float64(min(le, ge))/float64(B))
-	c.DeltaLo, c.DeltaHi = sortedPercentiles(d, alpha, 1-alpha)
-	ratioOK := positive
-	if positive {
-		lr := make([]float64, B)
-		for i := 0; i < B; i++ {
-			if !(rb[i] > 0 && rc[i] > 0) {
-				ratioOK = false
-				break
-			}
-			lr[i] = math.Log(rc[i]) - math.Log(rb[i])
-		}
-		if ratioOK {
-			lo, hi := sortedPercentiles(lr, alpha, 1-alpha)
-			c.RatioLo, c.RatioHi = math.Exp(lo), math.Exp(hi)
-		} else {
-			c.Ratio, c.RatioLo, c.RatioHi = 0, 0, 0
-			c.Flags = append(c.Flags, FlagNonPositive)
-		}
-	}
+	ratioOK := c.pairReplicates(rb, rc, positive, opt.Confidence)
 	c.Method = MethodTwoStage
 	if eb.Runs == 1 && ec.Runs == 1 {
 		c.Method = MethodIID
@@ -173,6 +137,46 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 	}
 	c.Verdict = verdict(&c, ratioOK, opt)
 	return c
+}
+
+// pairReplicates sets the bootstrap p-value and the delta and ratio
+// intervals from replicate i of the candidate paired with replicate i of
+// the baseline. It reports whether the ratio interval exists (every paired
+// replicate positive).
+// Note: when one arm has a single run (9999 order-statistic replicates) and the other
+// several (2000 two-stage replicates), the first 2000 of each are paired; the
+// replicate blocks are independent streams, so any prefix is a valid set of replicates.
+func (c *Comparison) pairReplicates(rb, rc []float64, positive bool, confidence float64) bool {
+	B := min(len(rb), len(rc))
+	alpha := (1 - confidence) / 2
+	d := make([]float64, B)
+	var le, ge int
+	for i := 0; i < B; i++ {
+		d[i] = rc[i] - rb[i]
+		if d[i] <= 0 {
+			le++
+		}
+		if d[i] >= 0 {
+			ge++
+		}
+	}
+	c.PValue = math.Min(1, 2*float64(min(le, ge))/float64(B))
+	c.DeltaLo, c.DeltaHi = sortedPercentiles(d, alpha, 1-alpha)
+	if !positive {
+		return false
+	}
+	lr := make([]float64, B)
+	for i := 0; i < B; i++ {
+		if !(rb[i] > 0 && rc[i] > 0) {
+			c.Ratio, c.RatioLo, c.RatioHi = 0, 0, 0
+			c.Flags = append(c.Flags, FlagNonPositive)
+			return false
+		}
+		lr[i] = math.Log(rc[i]) - math.Log(rb[i])
+	}
+	lo, hi := sortedPercentiles(lr, alpha, 1-alpha)
+	c.RatioLo, c.RatioHi = math.Exp(lo), math.Exp(hi)
+	return true
 }
 
 // verdict applies the decision rule to the ratio interval (or, without ratios, to the

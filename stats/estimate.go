@@ -245,23 +245,38 @@ func (s *sample) estimate(p float64, failures int, opt Options, stream uint64) (
 	if e.Autocorr > 0.1 {
 		e.Flags = append(e.Flags, FlagWithinRunCorrelation)
 	}
-	alpha := (1 - opt.Confidence) / 2
-	var reps []float64
 	if G == 1 {
-		reps = BootstrapQuantile(s.all, p, opt.Resamples, opt.Seed, stream, opt.Workers)
-		e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
-		e.Method = MethodIID
-		if opt.SingleRunOrderStat {
-			if lo, hi, ok := OrderStatInterval(e.N, p, opt.Confidence); ok {
-				e.Lo, e.Hi = s.all[lo-1], s.all[hi-1]
-				e.Method = MethodOrderStat
-				e.Confidence = OrderStatCoverage(e.N, lo, hi, p)
-			}
-		}
-		return e, reps
+		return e, s.singleRunInterval(&e, p, opt, stream)
 	}
+	return e, s.multiRunInterval(&e, p, opt, stream)
+}
+
+// singleRunInterval sets the interval of a one-run estimate: the percentile
+// bootstrap with the order-statistic sampler, or the distribution-free
+// order-statistic interval when asked for and it exists. It returns the
+// bootstrap replicates.
+func (s *sample) singleRunInterval(e *Estimate, p float64, opt Options, stream uint64) []float64 {
+	alpha := (1 - opt.Confidence) / 2
+	reps := BootstrapQuantile(s.all, p, opt.Resamples, opt.Seed, stream, opt.Workers)
+	e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
+	e.Method = MethodIID
+	if opt.SingleRunOrderStat {
+		if lo, hi, ok := OrderStatInterval(e.N, p, opt.Confidence); ok {
+			e.Lo, e.Hi = s.all[lo-1], s.all[hi-1]
+			e.Method = MethodOrderStat
+			e.Confidence = OrderStatCoverage(e.N, lo, hi, p)
+		}
+	}
+	return reps
+}
+
+// multiRunInterval sets the interval of an estimate over several runs: the
+// two-stage bootstrap, Cochran's Q across runs, and from three runs the
+// union with the run-level t interval. It returns the two-stage replicates.
+func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream uint64) []float64 {
+	alpha := (1 - opt.Confidence) / 2
 	key := streamKey{seed: opt.Seed, stream: stream, role: roleTwoStage, p: p}
-	reps = s.pl.twoStageReplicates(p, opt.TwoStageResamples, key, opt.Workers)
+	reps := s.pl.twoStageReplicates(p, opt.TwoStageResamples, key, opt.Workers)
 	e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
 	e.Method = MethodTwoStage
 
@@ -279,7 +294,7 @@ func (s *sample) estimate(p float64, failures int, opt Options, stream uint64) (
 			e.Flags = append(e.Flags, FlagRunHeterogeneity)
 		}
 	}
-	if G >= 3 {
+	if e.Runs >= 3 {
 		if positive && s.runTailsOK(p, opt.RunLevelMinTail) {
 			lo, hi := runLevelInterval(e.PerRun, opt.Confidence)
 			e.Lo, e.Hi = math.Min(e.Lo, lo), math.Max(e.Hi, hi)
@@ -288,7 +303,7 @@ func (s *sample) estimate(p float64, failures int, opt Options, stream uint64) (
 			e.Flags = append(e.Flags, FlagRunLevelUnavailable)
 		}
 	}
-	return e, reps
+	return reps
 }
 
 // runTailsOK reports whether every run has at least minTail requests beyond the quantile.
