@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 
@@ -19,171 +20,58 @@ func JSON(w io.Writer, s *analysis.Summary) error {
 	return err
 }
 
-// The types below are the format of summary.json. Field order is the
-// file's key order; a list is [] rather than null when empty, except a
-// group's metrics.
+// object is a JSON object that keeps its keys in order: the key order of
+// summary.json is part of its format, and the functions below spell it
+// out, one per record.
+type object []member
 
-type summaryJSON struct {
-	Tool        string           `json:"tool"`
-	Method      methodJSON       `json:"method"`
-	Runs        []runJSON        `json:"runs"`
-	Skipped     []skippedJSON    `json:"skipped"`
-	ConfigDiffs []configDiffJSON `json:"config_diffs"`
-	Groups      []groupJSON      `json:"groups"`
-	Comparisons []comparisonJSON `json:"comparisons"`
-	Rehydrate   []rehydrateJSON  `json:"rehydrate"`
-	PhaseIO     []phaseIOJSON    `json:"phase_io"`
-	Attribution []tierShareJSON  `json:"tier_attribution"`
+// member is one key of an object with its value.
+type member struct {
+	key   string
+	value any
 }
 
-type methodJSON struct {
-	Quantile          string    `json:"quantile"`
-	Confidence        float64   `json:"confidence"`
-	Resamples         int       `json:"resamples"`
-	TwoStageResamples int       `json:"two_stage_resamples"`
-	Seed              uint64    `json:"seed"`
-	Quantiles         []float64 `json:"quantiles"`
-	Baseline          string    `json:"baseline"`
-	Candidate         string    `json:"candidate"`
-	Margin            float64   `json:"margin"`
+// MarshalJSON implements json.Marshaler.
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, m := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(m.key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(m.value)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
-type runJSON struct {
-	RunID    string   `json:"run_id"`
-	Arm      string   `json:"arm"`
-	KVMode   string   `json:"kv_mode"`
-	Scenario string   `json:"scenario"`
-	Dir      string   `json:"dir"`
-	Valid    bool     `json:"valid"`
-	Reasons  []string `json:"reasons"`
-	Requests int64    `json:"requests"`
-}
-
-type skippedJSON struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
-
-type configDiffJSON struct {
-	Key         string          `json:"key"`
-	Values      []armValuesJSON `json:"values"`
-	BetweenArms bool            `json:"between_arms"`
-}
-
-type armValuesJSON struct {
-	Arm    string   `json:"arm"`
-	Values []string `json:"values"`
-}
-
-type groupJSON struct {
-	Scenario    string          `json:"scenario"`
-	Phase       string          `json:"phase"`
-	Arm         string          `json:"arm"`
-	Concurrency int             `json:"concurrency"`
-	Sweep       string          `json:"sweep,omitempty"`
-	NRuns       int             `json:"n_runs"`
-	NRequests   int             `json:"n_requests"`
-	NErrors     int             `json:"n_errors"`
-	Metrics     []metricJSON    `json:"metrics"`
-	RunMetrics  []runMetricJSON `json:"run_metrics"`
-}
-
-type metricJSON struct {
-	Name      string         `json:"name"`
-	N         int            `json:"n"`
-	Quantiles []quantileJSON `json:"quantiles"`
-}
-
-type quantileJSON struct {
-	P      float64  `json:"p"`
-	Value  float64  `json:"value"`
-	Lo     *float64 `json:"lo"`
-	Hi     *float64 `json:"hi"`
-	Method string   `json:"method"`
-	Flags  []string `json:"flags"`
-}
-
-type runMetricJSON struct {
-	Name   string    `json:"name"`
-	Mean   float64   `json:"mean"`
-	Lo     *float64  `json:"lo"`
-	Hi     *float64  `json:"hi"`
-	PerRun []float64 `json:"per_run"`
-	Method string    `json:"method"`
-	Flags  []string  `json:"flags"`
-}
-
-type comparisonJSON struct {
-	Scenario    string   `json:"scenario"`
-	Phase       string   `json:"phase"`
-	Concurrency int      `json:"concurrency"`
-	Sweep       string   `json:"sweep,omitempty"`
-	Metric      string   `json:"metric"`
-	P           float64  `json:"quantile"`
-	Statistic   string   `json:"statistic"`
-	Baseline    float64  `json:"baseline"`
-	Candidate   float64  `json:"candidate"`
-	Delta       float64  `json:"delta"`
-	DeltaLo     *float64 `json:"delta_lo"`
-	DeltaHi     *float64 `json:"delta_hi"`
-	Ratio       float64  `json:"ratio"`
-	RatioLo     *float64 `json:"ratio_lo"`
-	RatioHi     *float64 `json:"ratio_hi"`
-	PValue      *float64 `json:"p_value"`
-	PHolm       *float64 `json:"p_holm"`
-	Verdict     string   `json:"verdict"`
-	Grade       string   `json:"grade"`
-	Flags       []string `json:"flags"`
-	Reasons     []string `json:"reasons"`
-	Method      string   `json:"method"`
-}
-
-type rehydrateJSON struct {
-	RunID    string   `json:"run_id"`
-	Arm      string   `json:"arm"`
-	Verdict  string   `json:"verdict"`
-	Evidence []string `json:"evidence"`
-	Warnings []string `json:"warnings"`
-	Flags    []string `json:"flags"`
-}
-
-type phaseIOJSON struct {
-	RunID             string             `json:"run_id"`
-	Arm               string             `json:"arm"`
-	Phase             string             `json:"phase"`
-	Repeat            int                `json:"repeat_index"`
-	Seconds           float64            `json:"seconds"`
-	KVBM              map[string]float64 `json:"kvbm"`
-	DeviceReadBytes   *float64           `json:"device_read_bytes"`
-	DeviceWriteBytes  *float64           `json:"device_write_bytes"`
-	ProcessReadBytes  *float64           `json:"process_read_bytes"`
-	ProcessWriteBytes *float64           `json:"process_write_bytes"`
-	FilesCreated      *int64             `json:"cache_files_created"`
-	FilesRemoved      *int64             `json:"cache_files_removed"`
-}
-
-type tierShareJSON struct {
-	Arm      string  `json:"arm"`
-	Phase    string  `json:"phase"`
-	Tier     string  `json:"tier"`
-	Requests int     `json:"requests"`
-	Share    float64 `json:"share"`
-	TTFTp50  float64 `json:"ttft_p50_ms"`
-}
-
-// summaryView converts a summary to the summary.json format.
-func summaryView(s *analysis.Summary) summaryJSON {
-	return summaryJSON{
-		Tool:        s.Tool,
-		Method:      methodJSON(s.Method),
-		Runs:        view(s.Runs, runView),
-		Skipped:     view(s.Skipped, func(k analysis.SkippedRun) skippedJSON { return skippedJSON(k) }),
-		ConfigDiffs: view(s.ConfigDiffs, configDiffView),
-		Groups:      view(s.Groups, groupView),
-		Comparisons: view(s.Comparisons, comparisonView),
-		Rehydrate:   view(s.Rehydrate, rehydrateView),
-		PhaseIO:     view(s.PhaseIO, phaseIOView),
-		Attribution: view(s.Attribution, tierShareView),
+// summaryView is summary.json. A list is [] rather than null when empty,
+// except a group's metrics.
+func summaryView(s *analysis.Summary) object {
+	m := s.Method
+	return object{
+		{"tool", s.Tool},
+		{"method", object{{"quantile", m.Quantile}, {"confidence", m.Confidence}, {"resamples", m.Resamples},
+			{"two_stage_resamples", m.TwoStageResamples}, {"seed", m.Seed}, {"quantiles", m.Quantiles},
+			{"baseline", m.Baseline}, {"candidate", m.Candidate}, {"margin", m.Margin}}},
+		{"runs", view(s.Runs, runView)},
+		{"skipped", view(s.Skipped, func(k analysis.SkippedRun) object { return object{{"path", k.Path}, {"reason", k.Reason}} })},
+		{"config_diffs", view(s.ConfigDiffs, configDiffView)},
+		{"groups", view(s.Groups, groupView)},
+		{"comparisons", view(s.Comparisons, comparisonView)},
+		{"rehydrate", view(s.Rehydrate, rehydrateView)},
+		{"phase_io", view(s.PhaseIO, phaseIOView)},
+		{"tier_attribution", view(s.Attribution, tierShareView)},
 	}
 }
 
@@ -204,66 +92,93 @@ func list[T any](s []T) []T {
 	return s
 }
 
-func runView(r analysis.Run) runJSON {
-	r.Reasons = list(r.Reasons)
-	return runJSON(r)
+func runView(r analysis.Run) object {
+	return object{{"run_id", r.RunID}, {"arm", r.Arm}, {"kv_mode", r.KVMode}, {"scenario", r.Scenario}, {"dir", r.Dir},
+		{"valid", r.Valid}, {"reasons", list(r.Reasons)}, {"requests", r.Requests}}
 }
 
-func configDiffView(d analysis.ConfigDiff) configDiffJSON {
-	return configDiffJSON{Key: d.Key, BetweenArms: d.BetweenArms,
-		Values: view(d.Values, func(v analysis.ArmValues) armValuesJSON { return armValuesJSON(v) })}
+func configDiffView(d analysis.ConfigDiff) object {
+	values := view(d.Values, func(v analysis.ArmValues) object { return object{{"arm", v.Arm}, {"values", list(v.Values)}} })
+	return object{{"key", d.Key}, {"values", values}, {"between_arms", d.BetweenArms}}
 }
 
-func groupView(g analysis.Group) groupJSON {
-	out := groupJSON{Scenario: g.Scenario, Phase: g.Phase, Arm: g.Arm, Concurrency: g.Concurrency, Sweep: g.Sweep,
-		NRuns: g.NRuns, NRequests: g.NRequests, NErrors: g.NErrors, RunMetrics: view(g.RunMetrics, runMetricView)}
+// where returns the members that place a group or comparison; the sweep
+// point only inside a sweep.
+func where(scenario, phase string, arm *string, concurrency int, sweep string) object {
+	o := object{{"scenario", scenario}, {"phase", phase}}
+	if arm != nil {
+		o = append(o, member{"arm", *arm})
+	}
+	o = append(o, member{"concurrency", concurrency})
+	if sweep != "" {
+		o = append(o, member{"sweep", sweep})
+	}
+	return o
+}
+
+func groupView(g analysis.Group) object {
+	var metrics []object // null, not [], for a group without per-request metrics
 	if g.Metrics != nil {
-		out.Metrics = view(g.Metrics, metricView)
+		metrics = view(g.Metrics, metricView)
 	}
-	return out
+	return append(where(g.Scenario, g.Phase, &g.Arm, g.Concurrency, g.Sweep),
+		member{"n_runs", g.NRuns}, member{"n_requests", g.NRequests}, member{"n_errors", g.NErrors},
+		member{"metrics", metrics}, member{"run_metrics", view(g.RunMetrics, runMetricView)})
 }
 
-func metricView(m analysis.Metric) metricJSON {
+func metricView(m analysis.Metric) object {
 	u := metricUnit(m.Unit)
-	return metricJSON{Name: metricName(m.Name, m.Unit), N: m.N, Quantiles: view(m.Quantiles, func(q analysis.Quantile) quantileJSON {
-		return quantileJSON{P: q.P, Value: u.of(q.Value), Lo: u.ofPtr(q.Lo), Hi: u.ofPtr(q.Hi), Method: q.Method, Flags: list(q.Flags)}
-	})}
+	quantiles := view(m.Quantiles, func(q analysis.Quantile) object {
+		return object{{"p", q.P}, {"value", u.of(q.Value)}, {"lo", u.ofPtr(q.Lo)}, {"hi", u.ofPtr(q.Hi)},
+			{"method", q.Method}, {"flags", list(q.Flags)}}
+	})
+	return object{{"name", metricName(m.Name, m.Unit)}, {"n", m.N}, {"quantiles", quantiles}}
 }
 
-func runMetricView(m analysis.RunMetric) runMetricJSON {
+func runMetricView(m analysis.RunMetric) object {
 	u := metricUnit(m.Unit)
-	return runMetricJSON{Name: metricName(m.Name, m.Unit), Mean: u.of(m.Mean), Lo: u.ofPtr(m.Lo), Hi: u.ofPtr(m.Hi),
-		PerRun: view(m.PerRun, u.of), Method: m.Method, Flags: list(m.Flags)}
+	return object{{"name", metricName(m.Name, m.Unit)}, {"mean", u.of(m.Mean)}, {"lo", u.ofPtr(m.Lo)}, {"hi", u.ofPtr(m.Hi)},
+		{"per_run", view(m.PerRun, u.of)}, {"method", m.Method}, {"flags", list(m.Flags)}}
 }
 
-func comparisonView(c analysis.Comparison) comparisonJSON {
+func comparisonView(c analysis.Comparison) object {
 	u := metricUnit(c.Unit)
-	return comparisonJSON{Scenario: c.Scenario, Phase: c.Phase, Concurrency: c.Concurrency, Sweep: c.Sweep,
-		Metric: metricName(c.Metric, c.Unit), P: c.P, Statistic: c.Statistic,
-		Baseline: u.of(c.Baseline), Candidate: u.of(c.Candidate), Delta: u.of(c.Delta), DeltaLo: u.ofPtr(c.DeltaLo), DeltaHi: u.ofPtr(c.DeltaHi),
-		Ratio: c.Ratio, RatioLo: c.RatioLo, RatioHi: c.RatioHi, PValue: c.PValue, PHolm: c.PHolm,
-		Verdict: c.Verdict, Grade: c.Grade, Flags: list(c.Flags), Reasons: list(c.Reasons), Method: c.Method}
+	return append(where(c.Scenario, c.Phase, nil, c.Concurrency, c.Sweep),
+		member{"metric", metricName(c.Metric, c.Unit)}, member{"quantile", c.P}, member{"statistic", c.Statistic},
+		member{"baseline", u.of(c.Baseline)}, member{"candidate", u.of(c.Candidate)},
+		member{"delta", u.of(c.Delta)}, member{"delta_lo", u.ofPtr(c.DeltaLo)}, member{"delta_hi", u.ofPtr(c.DeltaHi)},
+		member{"ratio", c.Ratio}, member{"ratio_lo", c.RatioLo}, member{"ratio_hi", c.RatioHi},
+		member{"p_value", c.PValue}, member{"p_holm", c.PHolm}, member{"verdict", c.Verdict}, member{"grade", c.Grade},
+		member{"flags", list(c.Flags)}, member{"reasons", list(c.Reasons)}, member{"method", c.Method})
 }
 
-func rehydrateView(r analysis.Rehydrate) rehydrateJSON {
+func rehydrateView(r analysis.Rehydrate) object {
 	evidence, warnings := rehydrateText(r)
-	return rehydrateJSON{RunID: r.RunID, Arm: r.Arm, Verdict: r.Verdict, Evidence: list(evidence), Warnings: list(warnings), Flags: list(r.Flags)}
+	return object{{"run_id", r.RunID}, {"arm", r.Arm}, {"verdict", r.Verdict},
+		{"evidence", list(evidence)}, {"warnings", list(warnings)}, {"flags", list(r.Flags)}}
 }
 
-func phaseIOView(p analysis.PhaseIO) phaseIOJSON {
-	out := phaseIOJSON{RunID: p.RunID, Arm: p.Arm, Phase: p.Phase, Repeat: p.Repeat, Seconds: elapsed.ofInt(p.DurationNs), KVBM: p.KVBM}
-	if p.HaveDevice {
-		out.DeviceReadBytes, out.DeviceWriteBytes = &p.DeviceReadBytes, &p.DeviceWriteBytes
+func phaseIOView(p analysis.PhaseIO) object {
+	o := object{{"run_id", p.RunID}, {"arm", p.Arm}, {"phase", p.Phase}, {"repeat_index", p.Repeat},
+		{"seconds", elapsed.ofInt(p.DurationNs)}, {"kvbm", p.KVBM}}
+	for _, b := range []struct {
+		have        bool
+		read, write string
+		r, w        any
+	}{
+		{p.HaveDevice, "device_read_bytes", "device_write_bytes", p.DeviceReadBytes, p.DeviceWriteBytes},
+		{p.HaveProcess, "process_read_bytes", "process_write_bytes", p.ProcessReadBytes, p.ProcessWriteBytes},
+		{p.HaveCacheDir, "cache_files_created", "cache_files_removed", p.FilesCreated, p.FilesRemoved},
+	} {
+		if !b.have {
+			b.r, b.w = nil, nil // not sampled: null
+		}
+		o = append(o, member{b.read, b.r}, member{b.write, b.w})
 	}
-	if p.HaveProcess {
-		out.ProcessReadBytes, out.ProcessWriteBytes = &p.ProcessReadBytes, &p.ProcessWriteBytes
-	}
-	if p.HaveCacheDir {
-		out.FilesCreated, out.FilesRemoved = &p.FilesCreated, &p.FilesRemoved
-	}
-	return out
+	return o
 }
 
-func tierShareView(t analysis.TierShare) tierShareJSON {
-	return tierShareJSON{Arm: t.Arm, Phase: t.Phase, Tier: t.Tier, Requests: t.Requests, Share: t.Share, TTFTp50: timing.of(t.TTFTp50)}
+func tierShareView(t analysis.TierShare) object {
+	return object{{"arm", t.Arm}, {"phase", t.Phase}, {"tier", t.Tier}, {"requests", t.Requests},
+		{"share", t.Share}, {"ttft_p50" + timing.suffix, timing.of(t.TTFTp50)}}
 }
