@@ -51,9 +51,20 @@ const (
 // order. The row passed to fn is reused between calls. It returns the
 // number of rows read.
 func scanRequests(path string, fn func(*Request)) (rows int64, err error) {
-	pf, f, _, err := results.OpenParquet(path, results.TableRequests)
+	err = withParquet(path, results.TableRequests, func(pf *parquet.File) error {
+		rows, err = scanRowGroups(pf, path, fn)
+		return err
+	})
+	return rows, err
+}
+
+// withParquet opens a table file, checks its table and schema version, and
+// calls fn with it. A panic of the Parquet library on a corrupt file is
+// returned as an error.
+func withParquet(path, table string, fn func(*parquet.File) error) (err error) {
+	pf, f, _, err := results.OpenParquet(path, table)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
 	defer func() {
@@ -61,6 +72,11 @@ func scanRequests(path string, fn func(*Request)) (rows int64, err error) {
 			err = fmt.Errorf("read %s: corrupt parquet file: %v", path, p)
 		}
 	}()
+	return fn(pf)
+}
+
+// scanRowGroups is scanRequests on an open file.
+func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64, err error) {
 	idx := make([]int, len(requestColumns))
 	for i, c := range requestColumns {
 		leaf, ok := pf.Schema().Lookup(c.path...)

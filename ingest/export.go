@@ -70,16 +70,15 @@ func escape(s string) string {
 
 // exportFile rewrites one table file without the partition columns.
 func exportFile(src, table, partDir string) (rows int64, err error) {
-	pf, f, _, err := results.OpenParquet(src, table)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%s: corrupt parquet file: %v", src, p)
-		}
-	}()
+	err = withParquet(src, table, func(pf *parquet.File) error {
+		rows, err = exportRows(pf, table, partDir)
+		return err
+	})
+	return rows, err
+}
+
+// exportRows writes the rows of an open table file into partDir.
+func exportRows(pf *parquet.File, table, partDir string) (rows int64, err error) {
 	g := parquet.Group{}
 	for _, fld := range pf.Schema().Fields() {
 		if !slices.Contains(partitionColumns, fld.Name()) {
