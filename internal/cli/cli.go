@@ -9,7 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -46,6 +49,16 @@ func Exit(code int, err error) error { return &Error{Code: code, Err: err} }
 // Usage returns a usage error (exit 2) with a formatted message.
 func Usage(format string, a ...any) error {
 	return &Error{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
+}
+
+// Main runs a command as the process: run gets a context that SIGINT and
+// SIGTERM cancel, the arguments and the standard streams, and its result
+// is the exit code.
+func Main(run func(ctx context.Context, args []string, stdout, stderr io.Writer) int) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // Execute runs root with args and returns the exit code. Errors are
