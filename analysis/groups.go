@@ -135,8 +135,12 @@ var runMetrics = []struct {
 	}},
 }
 
-// seconds is the series' window: rates are per second.
-func (s *series) seconds() float64 { return float64(s.lastEndNs-s.firstStartNs) / 1e9 }
+// seconds is the series' window.
+func (s *series) seconds() float64 { return float64(s.lastEndNs-s.firstStartNs) / nsPerSecond }
+
+// nsPerSecond turns nanoseconds into seconds where analysis computes a
+// rate: rates are per second (results.UnitPerSecond, UnitBytesPerSecond).
+const nsPerSecond = 1e9
 
 // runsOf returns a metric's per-run samples of a group.
 func (g *group) runsOf(get func(*series) []float64) [][]float64 {

@@ -121,7 +121,7 @@ func JudgeRehydrate(rt *RunTelemetry, opt RehydrateOptions) Rehydrate {
 	if diskMode && out.Verdict != results.RehydrateObserved {
 		out.Flags = append(out.Flags, FlagNoRehydrate)
 	}
-	minutes := float64(replay.DurationNs) / 60e9
+	minutes := float64(replay.DurationNs) / (60 * nsPerSecond)
 	if !diskMode && replay.HaveDevice && replay.DeviceReadBytes > opt.FloorBytes && replay.DeviceReadBytes > 10*opt.FloorBytes*max(1, minutes) {
 		out.Flags = append(out.Flags, FlagControlContaminated)
 	}

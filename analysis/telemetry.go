@@ -219,7 +219,7 @@ func diskRates[K comparable](dev map[K][]results.IOSample, start int64) (read, w
 	for _, ss := range dev {
 		sort.Slice(ss, func(i, j int) bool { return ss[i].SampleUnixNs < ss[j].SampleUnixNs })
 		for i := 1; i < len(ss); i++ {
-			dt := float64(ss[i].SampleUnixNs-ss[i-1].SampleUnixNs) / 1e9
+			dt := float64(ss[i].SampleUnixNs-ss[i-1].SampleUnixNs) / nsPerSecond
 			if dt <= 0 {
 				continue
 			}
