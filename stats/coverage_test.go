@@ -63,7 +63,7 @@ type coverageFile struct {
 		MaxPooled float64 `json:"max_pooled"`
 		// MinCovDefault, when set, is the bound for the default options, which are
 		// two-stage only in this cell (RUN_LEVEL_UNAVAILABLE); MinCov then applies to
-		// RunLevelMinTail = 1 (the memo's union).
+		// RunLevelMinTail = 1 (the reference union).
 		MinCovDefault float64 `json:"min_cov_default"`
 	} `json:"runs"`
 }

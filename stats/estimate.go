@@ -68,7 +68,7 @@ type Options struct {
 	// RunLevelMinTail is the number of requests beyond the quantile every run needs before
 	// the run-level t interval joins the union (default 10; below it the
 	// estimate is two-stage only and flagged RUN_LEVEL_UNAVAILABLE). Setting 1 reproduces
-	// the union of the memo's E5b simulation, which applied the run-level part at p99 with
+	// the union of the reference E5b simulation, which applied the run-level part at p99 with
 	// 500 requests per run.
 	RunLevelMinTail int
 	// SingleRunOrderStat reports the distribution-free order-statistic interval instead

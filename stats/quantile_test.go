@@ -59,7 +59,7 @@ func TestQuantileType7Examples(t *testing.T) {
 }
 
 // gonum's Empirical (type 1) and LinInterp (type 4) reproduce the reference
-// values, confirming the fixture, and differ from type 7 where the memo says they do.
+// values, confirming the fixture, and differ from type 7 where the reference says they do.
 func TestGonumCrossCheck(t *testing.T) {
 	var f struct{ Cases []quantileCase }
 	loadJSON(t, "quantiles.json", &f)
@@ -122,7 +122,7 @@ func TestQuantileInvariants(t *testing.T) {
 	}
 }
 
-// numpy's lerp, not (1-t)a + tb, produces the memo's 7.649999999999997 for example 2 at
+// numpy's lerp, not (1-t)a + tb, produces the reference 7.649999999999997 for example 2 at
 // p = 0.95 (h computed at run time: 9·0.95 = 8.549999999999999).
 func TestLerpIsNumpys(t *testing.T) {
 	x := []float64{1, 1, 2, 3, 3, 4, 5, 5, 6, 9}
