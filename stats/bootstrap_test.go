@@ -154,7 +154,7 @@ func TestGridReference(t *testing.T) {
 		x := gridData(c.N)
 		for _, seed := range []uint64{1, 2, 3} {
 			opt.Seed = seed
-			e := EstimateQuantile([][]float64{x}, c.P, 0, opt)
+			e := estimateOne([][]float64{x}, c.P, 0, opt)
 			if relErr(e.Value, c.Type7) > 1e-9 {
 				t.Errorf("n=%d p=%v: Value = %.10f; want %.10f", c.N, c.P, e.Value, c.Type7)
 			}
@@ -227,7 +227,7 @@ func TestOrderStatInterval(t *testing.T) {
 	x := gridData(1000)
 	opt := DefaultOptions()
 	opt.SingleRunOrderStat = true
-	e := EstimateQuantile([][]float64{x}, 0.99, 0, opt)
+	e := estimateOne([][]float64{x}, 0.99, 0, opt)
 	if e.Method != MethodOrderStat || e.Lo != x[982] || e.Hi != x[996] || math.Abs(e.Confidence-0.9761) > 5e-5 {
 		t.Errorf("order_stat estimate = %s [%v, %v] conf %v; want order_stat [x(983), x(997)] = [%v, %v] conf 0.9761", e.Method, e.Lo, e.Hi, e.Confidence, x[982], x[996])
 	}
@@ -278,8 +278,8 @@ func TestEstimateInvariants(t *testing.T) {
 				t.Errorf("within-run permutation changed the estimates (interval or value)")
 			}
 			// Each quantile's streams are its own: asking for one quantile gives the same answer.
-			if got := EstimateQuantile(tc.runs, 0.99, 0, opt); !estimatesEqual([]Estimate{got}, base[3:]) {
-				t.Errorf("EstimateQuantile(p99) differs from EstimateQuantiles(...)[3]")
+			if got := estimateOne(tc.runs, 0.99, 0, opt); !estimatesEqual([]Estimate{got}, base[3:]) {
+				t.Errorf("estimateOne(p99) differs from EstimateQuantiles(...)[3]")
 			}
 			scaled := EstimateQuantiles(scale(tc.runs, 1000), ps, 0, opt)
 			for i, e := range base {
@@ -300,9 +300,9 @@ func TestEstimateInvariants(t *testing.T) {
 	}
 	// Wider at a higher confidence level.
 	opt := DefaultOptions()
-	e95 := EstimateQuantile(multi, 0.9, 0, opt)
+	e95 := estimateOne(multi, 0.9, 0, opt)
 	opt.Confidence = 0.99
-	e99 := EstimateQuantile(multi, 0.9, 0, opt)
+	e99 := estimateOne(multi, 0.9, 0, opt)
 	if !(e99.Lo <= e95.Lo && e99.Hi >= e95.Hi && e99.Hi-e99.Lo > e95.Hi-e95.Lo) {
 		t.Errorf("99%% interval [%v, %v] not wider than 95%% [%v, %v]", e99.Lo, e99.Hi, e95.Lo, e95.Hi)
 	}

@@ -65,24 +65,20 @@ type Comparison struct {
 	Method  string // MethodIID, MethodTwoStage, MethodUnion or MethodNone
 }
 
-// Compare compares the p-quantile of candidate runs with baseline runs. baseFailures and
-// candFailures count failed requests per arm (for CENSORED_TAIL). The baseline is
-// resampled with stream opt.Stream and the candidate with opt.Stream+1, so
-// Comparison.Baseline equals EstimateQuantile(baseline, ...) with the same options and
-// Comparison.Candidate equals it with Stream+1.
+// CompareQuantiles compares the ps-quantiles of candidate runs with baseline runs,
+// preparing (sorting) each arm once. baseFailures and candFailures count failed requests
+// per arm (for CENSORED_TAIL). The baseline is resampled with stream opt.Stream and the
+// candidate with opt.Stream+1, so each Comparison.Baseline equals the EstimateQuantiles
+// estimate of the baseline with the same options, and Comparison.Candidate the
+// candidate's with Stream+1.
 //
-// Verdict rules (lower is better unless opt.HigherIsBetter): insufficient_data when an
+// Verdict rules (lower is better unless opt.HigherIsBetter): VerdictInsufficient when an
 // arm is INSUFFICIENT_DATA or has fewer than opt.MinRuns runs; otherwise better or worse
 // when the ratio interval excludes 1 (flag MATERIAL when it also lies beyond 1 ± margin,
 // WITHIN_MARGIN when it lies inside), equivalent when it lies inside [1-margin, 1+margin],
-// else inconclusive. Grade is decision-grade only when both arms have at least 3 runs and
+// else inconclusive. Grade is GradeDecision only when both arms have at least 3 runs and
 // a tail count of at least 50, no arm has a censored tail, and no run heterogeneity is
 // left uncovered by a run-level interval; Reasons lists what is missing otherwise.
-func Compare(baseline, candidate [][]float64, p float64, baseFailures, candFailures int, opt Options) Comparison {
-	return CompareQuantiles(baseline, candidate, []float64{p}, baseFailures, candFailures, opt)[0]
-}
-
-// CompareQuantiles is Compare for several quantiles, preparing (sorting) each arm once.
 func CompareQuantiles(baseline, candidate [][]float64, ps []float64, baseFailures, candFailures int, opt Options) []Comparison {
 	opt = opt.normalized()
 	sb, sc := prepare(baseline), prepare(candidate)

@@ -73,7 +73,7 @@ func TestCompareVerdicts(t *testing.T) {
 			if tc.minRuns > 0 {
 				opt.MinRuns = tc.minRuns
 			}
-			c := Compare(tc.base, tc.cand, tc.p, tc.bf, tc.cf, opt)
+			c := compareOne(tc.base, tc.cand, tc.p, tc.bf, tc.cf, opt)
 			if c.Verdict != tc.wantVerdict || c.Grade != tc.wantGrade || c.Method != tc.wantMethod {
 				t.Errorf("Compare = %v/%v/%s; want %v/%v/%s (ratio %.4f [%.4f, %.4f], flags %v, reasons %q)", c.Verdict, c.Grade, c.Method,
 					tc.wantVerdict, tc.wantGrade, tc.wantMethod, c.Ratio, c.RatioLo, c.RatioHi, c.Flags, c.Reasons)
@@ -134,8 +134,8 @@ func TestCompareConsistency(t *testing.T) {
 			t.Errorf("Workers=%d changed the comparison:\n%s", w, diff)
 		}
 	}
-	if one := Compare(base, cand, 0.99, 0, 0, opt); !cmp.Equal(one, cs[1]) {
-		t.Errorf("Compare(p99) differs from CompareQuantiles(...)[1]")
+	if one := compareOne(base, cand, 0.99, 0, 0, opt); !cmp.Equal(one, cs[1]) {
+		t.Errorf("compareOne(p99) differs from CompareQuantiles(...)[1]")
 	}
 }
 
@@ -146,7 +146,7 @@ func TestCompareNonPositive(t *testing.T) {
 		base[0][i] = 1
 	}
 	cand := [][]float64{lognormal(r, 400, 1, 0.2)}
-	c := Compare(base, cand, 0.5, 0, 0, DefaultOptions())
+	c := compareOne(base, cand, 0.5, 0, 0, DefaultOptions())
 	if !slices.Contains(c.Flags, FlagNonPositive) || c.Ratio != 0 || c.RatioLo != 0 || c.RatioHi != 0 {
 		t.Errorf("flags %v ratio %v [%v, %v]; want NONPOSITIVE and zero ratios", c.Flags, c.Ratio, c.RatioLo, c.RatioHi)
 	}

@@ -50,7 +50,7 @@ type Options struct {
 	// Seed is the root of every random stream; print it in the report.
 	Seed uint64
 	// Stream distinguishes independent samples analysed with the same seed (for example a
-	// hash of the group keys). Compare uses Stream for the baseline and Stream+1 for the
+	// hash of the group keys). CompareQuantiles uses Stream for the baseline and Stream+1 for the
 	// candidate.
 	Stream uint64
 	// Margin is the practical-equivalence margin δ for ratios: equivalent when the ratio
@@ -181,18 +181,12 @@ func tailCount(n int, p float64) int {
 	return int(math.Floor(float64(n)*math.Min(p, 1-p) + 1e-9))
 }
 
-// EstimateQuantile estimates the p-quantile of a configuration from its runs (requests
-// nested in runs; each run in request-start order) with the interval method chosen by
-// the number of runs (see the package documentation) and the minimum-sample flags.
-// failures is the number of failed or timed-out
-// requests (censored above the timeout). See EstimateQuantiles for several quantiles.
-func EstimateQuantile(runs [][]float64, p float64, failures int, opt Options) Estimate {
-	return EstimateQuantiles(runs, []float64{p}, failures, opt)[0]
-}
-
-// EstimateQuantiles is EstimateQuantile for several quantiles, sorting the data once.
-// Each quantile uses its own random streams, so its result does not depend on which
-// other quantiles are requested.
+// EstimateQuantiles estimates the ps-quantiles of a configuration from its runs
+// (requests nested in runs; each run in request-start order) with the interval method
+// chosen by the number of runs (see the package documentation) and the minimum-sample
+// flags, sorting the data once. failures is the number of failed or timed-out requests
+// (censored above the timeout). Each quantile uses its own random streams, so its result
+// does not depend on which other quantiles are requested.
 func EstimateQuantiles(runs [][]float64, ps []float64, failures int, opt Options) []Estimate {
 	opt = opt.normalized()
 	s := prepare(runs)

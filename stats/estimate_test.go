@@ -58,7 +58,7 @@ func TestEstimateFlags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := EstimateQuantile(tc.runs, tc.p, tc.failures, DefaultOptions())
+			e := estimateOne(tc.runs, tc.p, tc.failures, DefaultOptions())
 			if e.Method != tc.wantMethod {
 				t.Errorf("Method = %q; want %q (flags %v)", e.Method, tc.wantMethod, e.Flags)
 			}
@@ -94,7 +94,7 @@ func TestEstimateFlags(t *testing.T) {
 
 func TestEstimateFields(t *testing.T) {
 	runs := [][]float64{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}, {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42}}
-	e := EstimateQuantile(runs, 0.5, 0, DefaultOptions())
+	e := estimateOne(runs, 0.5, 0, DefaultOptions())
 	want := Estimate{Value: Quantile(sortedCopy(slices.Concat(runs...)), 0.5), Confidence: 0.95, P: 0.5, N: 42, Runs: 2, Tail: 21,
 		Method: MethodTwoStage, PerRun: []float64{11, 22}}
 	got := e
@@ -116,7 +116,7 @@ func TestDefaultOptions(t *testing.T) {
 	r := newRand(1)
 	x := [][]float64{lognormal(r, 2000, 0, 1)}
 	z := Options{Seed: 1}
-	if a, b := EstimateQuantile(x, 0.9, 0, z), EstimateQuantile(x, 0.9, 0, DefaultOptions()); !estimatesEqual([]Estimate{a}, []Estimate{b}) {
+	if a, b := estimateOne(x, 0.9, 0, z), estimateOne(x, 0.9, 0, DefaultOptions()); !estimatesEqual([]Estimate{a}, []Estimate{b}) {
 		t.Errorf("zero Options = %+v; want the defaults' %+v", a, b)
 	}
 }

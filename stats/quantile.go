@@ -29,12 +29,3 @@ func Quantile(sorted []float64, p float64) float64 {
 	}
 	return lerp(sorted[k], sorted[k+1], h-float64(k))
 }
-
-// Quantiles returns Quantile(sorted, p) for every p in ps.
-func Quantiles(sorted []float64, ps []float64) []float64 {
-	out := make([]float64, len(ps))
-	for i, p := range ps {
-		out[i] = Quantile(sorted, p)
-	}
-	return out
-}
