@@ -182,3 +182,36 @@ func TestExport(t *testing.T) {
 		t.Errorf("exported values %+v", rows[:n])
 	}
 }
+
+// TestReadRunTelemetry: ReadRun keeps the KVBM counter samples of
+// successful scrapes (any name generation) and the io and cachedir rows;
+// an unreadable telemetry table is reported, not fatal.
+func TestReadRunTelemetry(t *testing.T) {
+	root := t.TempDir()
+	dir := writeBundle(t, root, "r", "B2", []float64{10}, 1e18)
+	mw, _ := results.NewTableWriter[results.MetricSample](dir, results.TableMetrics, 0)
+	for _, name := range []string{"kvbm_onboard_blocks_d2d", "dynamo_component_matched_tokens_total", "vllm_num_requests_running"} {
+		mw.Write(results.MetricSample{RunID: "r", Source: "kvbm", Name: name, Labels: "{}", Type: "counter", Value: 1})
+	}
+	mw.Write(results.MetricSample{RunID: "r", Source: "kvbm", ScrapeError: "connection refused"})
+	mw.Close()
+	iw, _ := results.NewTableWriter[results.IOSample](dir, results.TableIO, 0)
+	iw.Write(results.IOSample{RunID: "r", Scope: results.IOScopeDevice, Target: "nvme0n1", ReadBytes: 1 << 20})
+	iw.Close()
+	m, _ := results.ReadManifest(dir)
+	m.Tables[results.TableMetrics], m.Tables[results.TableIO] = mw.Info(), iw.Info()
+	results.WriteManifest(dir, m)
+	b := Bundle{Dir: dir, Manifest: m}
+	r, err := ReadRun(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TelemetryErr != nil || len(r.Metrics) != 2 || r.Metrics[1].Name != "dynamo_component_matched_tokens_total" || len(r.IO) != 1 || len(r.CacheDir) != 0 {
+		t.Errorf("telemetry: err %v, metrics %+v, io %d, cachedir %d", r.TelemetryErr, r.Metrics, len(r.IO), len(r.CacheDir))
+	}
+	os.WriteFile(filepath.Join(dir, m.Tables[results.TableIO].File), []byte("PAR1 garbage"), 0o644)
+	r, err = ReadRun(b)
+	if err != nil || r.TelemetryErr == nil || !strings.Contains(r.TelemetryErr.Error(), "io table") || len(r.Metrics) != 0 || len(r.Requests) != 3 {
+		t.Errorf("corrupt io table: err %v, telemetry err %v, %d metric rows", err, r.TelemetryErr, len(r.Metrics))
+	}
+}

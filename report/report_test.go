@@ -121,3 +121,20 @@ func TestCDFPoints(t *testing.T) {
 		t.Errorf("downsampled to %d points, last %v", len(pts), pts[len(pts)-1])
 	}
 }
+
+// TestRehydrateText: the evidence and warnings are worded from the deltas,
+// with bytes in MiB.
+func TestRehydrateText(t *testing.T) {
+	r := analysis.Rehydrate{RunID: "r", Arm: "B2", KVMode: results.KVModeCPUDisk, Verdict: results.RehydrateObserved, HaveKVBM: true, HaveReplay: true,
+		Flags: []string{analysis.FlagPageCacheMasking}, KVBM: map[string]float64{results.KVBMOnboardD2D: 90},
+		Replay: analysis.Deltas{KVBM: map[string]float64{results.KVBMOnboardD2D: 90}, DeviceReadBytes: 3 << 19, HaveDevice: true}}
+	evidence, warnings := rehydrateText(r)
+	want := "block device reads: replay 1.5 MiB, warm phases 0.0 MiB; writes in warm phases 0.0 MiB"
+	if len(evidence) != 3 || evidence[2] != want || len(warnings) != 1 || !strings.Contains(warnings[0], "onboarded 90 blocks from disk in replay but the block device read only 1.5 MiB") {
+		t.Errorf("evidence %q\nwarnings %q", evidence, warnings)
+	}
+	evidence, warnings = rehydrateText(analysis.Rehydrate{Verdict: results.RehydrateNoEvidence, TelemetryError: "io table: bad"})
+	if len(evidence) != 0 || len(warnings) != 1 || warnings[0] != "telemetry unreadable: io table: bad" {
+		t.Errorf("unreadable: evidence %q warnings %q", evidence, warnings)
+	}
+}
