@@ -1,8 +1,8 @@
 // Package analysis is the deciding stage of analyze (ingest reads →
 // analysis decides → report renders). An Analyzer takes the runs ingest
 // reads, one at a time (Add), and returns a Summary: per-group quantile
-// estimates with intervals (computed by package stats), candidate-versus-
-// baseline comparisons with verdicts and grades, every run's tier
+// estimates with intervals (computed by package stats), comparisons of a
+// candidate arm with a baseline with verdicts and grades, every run's tier
 // evidence (a rehydrate verdict and per-phase counter deltas) and the
 // per-request tier attribution.
 //
