@@ -47,7 +47,7 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 	}
 	for i, w := range want {
 		exp := Request{Scenario: w.Scenario, TierMode: w.TierMode, Phase: w.Phase, Concurrency: w.Concurrency,
-			StartUnixNs: w.StartUnixNs, LatencyNs: w.LatencyNs, ErrorKind: w.ErrorKind, Chunks: len(w.ChunkOffsetsNs)}
+			StartUnixNs: w.StartUnixNs, LatencyNs: w.LatencyNs, ErrorKind: w.ErrorKind, Chunks: int32(len(w.ChunkOffsetsNs))}
 		if w.TTFTNs != nil {
 			exp.TTFTNs, exp.HasTTFT = *w.TTFTNs, true
 		}

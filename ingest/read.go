@@ -11,26 +11,27 @@ import (
 
 // Request is one row of the requests table, reduced to the columns
 // analyze reads. Times are nanoseconds: StartUnixNs is wall clock, the
-// others are offsets from it.
+// others are offsets from it. (Fields are ordered to pack: a run's rows
+// are held in memory while it is analysed.)
 type Request struct {
 	Scenario    string
 	TierMode    string
 	Phase       string
-	Concurrency int32
+	ErrorKind   string // "" for a successful request
 	StartUnixNs int64
 	LatencyNs   int64
 	// TTFTNs and OutputTokens hold a value only when HasTTFT and
 	// HasOutputTokens say so (the columns are optional).
-	TTFTNs          int64
-	HasTTFT         bool
-	OutputTokens    int64
-	HasOutputTokens bool
-	// Chunks counts the content chunks of a stream; FirstChunkNs and
-	// LastChunkNs are the first and last of their offsets (0 without
-	// chunks). The offsets in between are not kept.
-	Chunks                    int
+	TTFTNs       int64
+	OutputTokens int64
+	// FirstChunkNs and LastChunkNs are the first and last offsets of the
+	// stream's content chunks (0 without chunks), Chunks their number.
+	// The offsets in between are not kept.
 	FirstChunkNs, LastChunkNs int64
-	ErrorKind                 string // "" for a successful request
+	Chunks                    int32
+	Concurrency               int32
+	HasTTFT                   bool
+	HasOutputTokens           bool
 }
 
 // Run is one bundle with its tables read: the requests, and the
