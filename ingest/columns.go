@@ -10,7 +10,7 @@ import (
 	"kvbench/results"
 )
 
-// Note: analyze reads the requests table column chunk by column chunk
+// Note: ingest reads the requests table column chunk by column chunk
 // rather than through parquet-go's reflective row reader: it needs ten of
 // the table's columns, and reconstructing structs row by row (with a schema
 // conversion for the narrower struct) cost about 5 µs per row, which alone
@@ -50,10 +50,21 @@ const (
 // scanRequests calls fn for every row of a requests table file, in file
 // order. The row passed to fn is reused between calls. It returns the
 // number of rows read.
-func scanRequests(path string, fn func(*requestCols)) (rows int64, err error) {
-	pf, f, _, err := results.OpenParquet(path, results.TableRequests)
+func scanRequests(path string, fn func(*Request)) (rows int64, err error) {
+	err = withParquet(path, results.TableRequests, func(pf *parquet.File) error {
+		rows, err = scanRowGroups(pf, path, fn)
+		return err
+	})
+	return rows, err
+}
+
+// withParquet opens a table file, checks its table and schema version, and
+// calls fn with it. A panic of the Parquet library on a corrupt file is
+// returned as an error.
+func withParquet(path, table string, fn func(*parquet.File) error) (err error) {
+	pf, f, _, err := results.OpenParquet(path, table)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer f.Close()
 	defer func() {
@@ -61,6 +72,11 @@ func scanRequests(path string, fn func(*requestCols)) (rows int64, err error) {
 			err = fmt.Errorf("read %s: corrupt parquet file: %v", path, p)
 		}
 	}()
+	return fn(pf)
+}
+
+// scanRowGroups is scanRequests on an open file.
+func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64, err error) {
 	idx := make([]int, len(requestColumns))
 	for i, c := range requestColumns {
 		leaf, ok := pf.Schema().Lookup(c.path...)
@@ -70,8 +86,8 @@ func scanRequests(path string, fn func(*requestCols)) (rows int64, err error) {
 		idx[i] = leaf.ColumnIndex
 	}
 	vals := make([][]parquet.Value, len(requestColumns))
-	var r requestCols
-	var strs [3]internedString
+	var r Request
+	var strs [4]internedString
 	for _, rg := range pf.RowGroups() {
 		chunks := rg.ColumnChunks()
 		n := int(rg.NumRows())
@@ -91,22 +107,13 @@ func scanRequests(path string, fn func(*requestCols)) (rows int64, err error) {
 			r.TierMode = strs[1].of(vals[colTier][i])
 			r.Phase = strs[2].of(vals[colPhase][i])
 			r.Concurrency = vals[colConc][i].Int32()
-			r.OutputTokens = optInt64(vals[colOutTokens][i], r.OutputTokens)
+			r.OutputTokens, r.HasOutputTokens = optInt64(vals[colOutTokens][i])
 			r.StartUnixNs = vals[colStart][i].Int64()
-			r.TTFTNs = optInt64(vals[colTTFT][i], r.TTFTNs)
+			r.TTFTNs, r.HasTTFT = optInt64(vals[colTTFT][i])
 			r.LatencyNs = vals[colLatency][i].Int64()
-			r.ErrorKind = string(vals[colErrorKind][i].ByteArray())
-			// The list column: a row starts at repetition level 0; an
-			// empty or null list is one null value.
-			r.ChunkOffsetsNs = r.ChunkOffsetsNs[:0]
-			if ci >= len(chunkVals) || chunkVals[ci].RepetitionLevel() != 0 {
-				return rows, fmt.Errorf("read %s: chunk_offsets_ns misaligned at row %d", path, rows)
-			}
-			for first := true; ci < len(chunkVals) && (first || chunkVals[ci].RepetitionLevel() != 0); first = false {
-				if !chunkVals[ci].IsNull() {
-					r.ChunkOffsetsNs = append(r.ChunkOffsetsNs, chunkVals[ci].Int64())
-				}
-				ci++
+			r.ErrorKind = strs[3].of(vals[colErrorKind][i])
+			if ci, err = chunkSpan(&r, chunkVals, ci); err != nil {
+				return rows, fmt.Errorf("read %s: %w at row %d", path, err, rows)
 			}
 			rows++
 			fn(&r)
@@ -115,17 +122,35 @@ func scanRequests(path string, fn func(*requestCols)) (rows int64, err error) {
 	return rows, nil
 }
 
-// optInt64 returns nil for a null value, else a pointer to the value,
-// reusing p's storage (the row is reused between calls).
-func optInt64(v parquet.Value, p *int64) *int64 {
+// chunkSpan reads one row of the chunk_offsets_ns list column from
+// vals[ci:] into r's chunk count, first and last offset, and returns the
+// index of the next row. A row starts at repetition level 0; an empty or
+// null list is one null value.
+func chunkSpan(r *Request, vals []parquet.Value, ci int) (int, error) {
+	r.Chunks, r.FirstChunkNs, r.LastChunkNs = 0, 0, 0
+	if ci >= len(vals) || vals[ci].RepetitionLevel() != 0 {
+		return ci, errors.New("chunk_offsets_ns misaligned")
+	}
+	for first := true; ci < len(vals) && (first || vals[ci].RepetitionLevel() != 0); first = false {
+		if !vals[ci].IsNull() {
+			v := vals[ci].Int64()
+			if r.Chunks == 0 {
+				r.FirstChunkNs = v
+			}
+			r.LastChunkNs = v
+			r.Chunks++
+		}
+		ci++
+	}
+	return ci, nil
+}
+
+// optInt64 returns the value and true, or 0 and false for a null.
+func optInt64(v parquet.Value) (int64, bool) {
 	if v.IsNull() {
-		return nil
+		return 0, false
 	}
-	if p == nil {
-		p = new(int64)
-	}
-	*p = v.Int64()
-	return p
+	return v.Int64(), true
 }
 
 // internedString converts dictionary-like byte values to strings without

@@ -40,33 +40,24 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []requestCols
-	n, err := scanRequests(path, func(r *requestCols) {
-		c := *r
-		c.ChunkOffsetsNs = append([]int64(nil), r.ChunkOffsetsNs...)
-		if r.TTFTNs != nil {
-			c.TTFTNs = results.Ptr(*r.TTFTNs)
-		}
-		if r.OutputTokens != nil {
-			c.OutputTokens = results.Ptr(*r.OutputTokens)
-		}
-		got = append(got, c)
-	})
+	var got []Request
+	n, err := scanRequests(path, func(r *Request) { got = append(got, *r) })
 	if err != nil || n != 5000 {
 		t.Fatalf("scanRequests: %d rows, %v", n, err)
 	}
 	for i, w := range want {
-		exp := requestCols{Scenario: w.Scenario, TierMode: w.TierMode, Phase: w.Phase, Concurrency: w.Concurrency,
-			OutputTokens: w.OutputTokens, StartUnixNs: w.StartUnixNs, TTFTNs: w.TTFTNs, LatencyNs: w.LatencyNs,
-			ChunkOffsetsNs: w.ChunkOffsetsNs, ErrorKind: w.ErrorKind}
-		if exp.ChunkOffsetsNs == nil {
-			exp.ChunkOffsetsNs = []int64{}
+		exp := Request{Scenario: w.Scenario, TierMode: w.TierMode, Phase: w.Phase, Concurrency: w.Concurrency,
+			StartUnixNs: w.StartUnixNs, LatencyNs: w.LatencyNs, ErrorKind: w.ErrorKind, Chunks: int32(len(w.ChunkOffsetsNs))}
+		if w.TTFTNs != nil {
+			exp.TTFTNs, exp.HasTTFT = *w.TTFTNs, true
 		}
-		g := got[i]
-		if g.ChunkOffsetsNs == nil {
-			g.ChunkOffsetsNs = []int64{}
+		if w.OutputTokens != nil {
+			exp.OutputTokens, exp.HasOutputTokens = *w.OutputTokens, true
 		}
-		if diff := cmp.Diff(exp, g); diff != "" {
+		if c := w.ChunkOffsetsNs; len(c) > 0 {
+			exp.FirstChunkNs, exp.LastChunkNs = c[0], c[len(c)-1]
+		}
+		if diff := cmp.Diff(exp, got[i]); diff != "" {
 			t.Fatalf("row %d (-want +got):\n%s", i, diff)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/parquet-go/parquet-go"
@@ -69,34 +70,18 @@ func escape(s string) string {
 
 // exportFile rewrites one table file without the partition columns.
 func exportFile(src, table, partDir string) (rows int64, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%s: corrupt parquet file: %v", src, p)
-		}
-	}()
-	f, err := os.Open(src)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", src, err)
-	}
-	if got, _ := pf.Lookup(results.MetaTable); got != table {
-		return 0, fmt.Errorf("%s holds table %q, want %q", src, got, table)
-	}
-	drop := map[string]bool{}
-	for _, c := range partitionColumns {
-		drop[c] = true
-	}
+	err = withParquet(src, table, func(pf *parquet.File) error {
+		rows, err = exportRows(pf, table, partDir)
+		return err
+	})
+	return rows, err
+}
+
+// exportRows writes the rows of an open table file into partDir.
+func exportRows(pf *parquet.File, table, partDir string) (rows int64, err error) {
 	g := parquet.Group{}
 	for _, fld := range pf.Schema().Fields() {
-		if !drop[fld.Name()] {
+		if !slices.Contains(partitionColumns, fld.Name()) {
 			g[fld.Name()] = fld
 		}
 	}
@@ -105,12 +90,38 @@ func exportFile(src, table, partDir string) (rows int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := os.MkdirAll(partDir, 0o755); err != nil {
-		return 0, err
+	opts := []parquet.WriterOption{schema, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(results.DefaultRowGroupRows)}
+	for _, kv := range pf.Metadata().KeyValueMetadata {
+		opts = append(opts, parquet.KeyValueMetadata(kv.Key, kv.Value))
 	}
-	tmp, err := os.CreateTemp(partDir, ".part-0.parquet.tmp-*")
+	err = writeAtomic(partDir, "part-0.parquet", func(tmp *os.File) error {
+		w := parquet.NewWriter(tmp, opts...)
+		for _, rg := range pf.RowGroups() {
+			r := parquet.ConvertRowGroup(rg, conv).Rows()
+			n, err := parquet.CopyRows(w, r)
+			r.Close()
+			if err != nil {
+				return err
+			}
+			rows += n
+		}
+		return w.Close()
+	})
+	if err == nil && rows != pf.NumRows() {
+		err = errors.New("row count changed during export")
+	}
+	return rows, err
+}
+
+// writeAtomic writes dir/name through write into a temporary file that is
+// synced and renamed, so a reader never sees half a file under its name.
+func writeAtomic(dir, name string, write func(*os.File) error) (err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -118,34 +129,14 @@ func exportFile(src, table, partDir string) (rows int64, err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	opts := []parquet.WriterOption{schema, parquet.Compression(&parquet.Zstd), parquet.MaxRowsPerRowGroup(results.DefaultRowGroupRows)}
-	for _, kv := range pf.Metadata().KeyValueMetadata {
-		opts = append(opts, parquet.KeyValueMetadata(kv.Key, kv.Value))
-	}
-	w := parquet.NewWriter(tmp, opts...)
-	for _, rg := range pf.RowGroups() {
-		r := parquet.ConvertRowGroup(rg, conv).Rows()
-		n, err := parquet.CopyRows(w, r)
-		r.Close()
-		if err != nil {
-			return 0, err
-		}
-		rows += n
-	}
-	if err := w.Close(); err != nil {
-		return 0, err
+	if err := write(tmp); err != nil {
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		return 0, err
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return 0, err
+		return err
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(partDir, "part-0.parquet")); err != nil {
-		return 0, err
-	}
-	if rows != pf.NumRows() {
-		return rows, errors.New("row count changed during export")
-	}
-	return rows, nil
+	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }

@@ -1,11 +1,12 @@
-// Package ingest is the reading stage of analyze: it finds run bundles in
-// any mix of run directories, folders of runs and campaign folders,
-// validates their manifests and schema versions, and streams their tables
-// into per-group, per-run series for package stats. A bad or incomplete
-// bundle is listed with its reason and skipped, never silently dropped and
-// never fatal to the rest.
-//
-// Pipeline position: results (files) → ingest → stats → report.
+// Package ingest is the reading stage of analyze (ingest reads → analysis
+// decides → report renders). It finds run bundles in any mix of run
+// directories, folders of runs and campaign folders, validates their
+// manifests and schema versions, reads their tables into plain structs
+// one run at a time, and exports them as one hive-partitioned Parquet
+// dataset. Values stay as captured: nanoseconds, bytes and cumulative
+// counters; ingest computes no statistic and converts no unit. A bad or
+// incomplete bundle is listed with its reason and skipped, never silently
+// dropped and never fatal to the rest.
 package ingest
 
 import (
@@ -33,10 +34,10 @@ type Skipped struct {
 	Reason string
 }
 
-// Filter selects runs and requests. Empty lists select everything.
+// Filter selects runs by their manifests. Empty lists select everything.
+// (Phases are selected by the analysis: analysis.Options.Phases.)
 type Filter struct {
 	Scenarios []string
-	Phases    []string
 	TierModes []string
 	Runs      []string
 	Since     time.Time

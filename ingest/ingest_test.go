@@ -72,12 +72,16 @@ func TestDiscoverAndLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var runs []*Run
+	for r := range ds.Runs() {
+		runs = append(runs, r)
+	}
 	var ids []string
-	for _, b := range ds.Bundles {
-		ids = append(ids, b.Manifest.RunID)
+	for _, r := range runs {
+		ids = append(ids, r.Manifest.RunID)
 	}
 	if strings.Join(ids, ",") != "b2,b1" {
-		t.Errorf("bundles = %v; want b2,b1 (by start time)", ids)
+		t.Errorf("runs = %v; want b2,b1 (by start time)", ids)
 	}
 	reasons := map[string]string{}
 	for _, s := range ds.Skipped {
@@ -90,16 +94,14 @@ func TestDiscoverAndLoad(t *testing.T) {
 			t.Errorf("skipped %s: reason %q; want it to mention %q (all: %v)", name, reasons[name], want, reasons)
 		}
 	}
-	if len(ds.Groups) != 2 {
-		t.Fatalf("groups = %d; want 2", len(ds.Groups))
+	// b1: a warmup row, three measured requests and a failure, as written.
+	rq := runs[1].Requests
+	if len(rq) != 5 || rq[0].Phase != "warmup" || rq[3].TTFTNs != 30e6 || !rq[3].HasTTFT || rq[3].Chunks != 2 ||
+		rq[3].LastChunkNs-rq[3].FirstChunkNs != 2e6 || rq[4].ErrorKind != results.ErrHTTP || rq[4].HasTTFT {
+		t.Errorf("b1 requests %+v", rq)
 	}
-	g := ds.Groups[0]
-	if g.Key != (Key{"standard", "measure", "B1", 2, ""}) {
-		t.Errorf("first group key %+v", g.Key)
-	}
-	n, fails := g.Requests()
-	if n != 4 || fails != 1 || len(g.Runs[0].TTFT) != 3 || g.Runs[0].TTFT[2] != 30 || len(g.Runs[0].ITL) != 3 || g.Runs[0].ITL[0] != 2 /* one mean gap per request */ {
-		t.Errorf("B1 group: n=%d fails=%d series=%+v", n, fails, g.Runs[0])
+	if runs[1].TelemetryErr != nil || len(runs[1].Metrics) != 0 {
+		t.Errorf("b1 has no telemetry tables: err %v, %d metric rows", runs[1].TelemetryErr, len(runs[1].Metrics))
 	}
 
 	// Filters.
@@ -181,39 +183,35 @@ func TestExport(t *testing.T) {
 	}
 }
 
-func TestConfigDiffs(t *testing.T) {
-	mk := func(id, tier string, cfg map[string]string) Bundle {
-		return Bundle{Manifest: &results.Manifest{RunID: id, TierMode: tier, Config: cfg}}
+// TestReadRunTelemetry: ReadRun keeps the KVBM counter samples of
+// successful scrapes (any name generation) and the io and cachedir rows;
+// an unreadable telemetry table is reported, not fatal.
+func TestReadRunTelemetry(t *testing.T) {
+	root := t.TempDir()
+	dir := writeBundle(t, root, "r", "B2", []float64{10}, 1e18)
+	mw, _ := results.NewTableWriter[results.MetricSample](dir, results.TableMetrics, 0)
+	for _, name := range []string{"kvbm_onboard_blocks_d2d", "dynamo_component_matched_tokens_total", "vllm_num_requests_running"} {
+		mw.Write(results.MetricSample{RunID: "r", Source: "kvbm", Name: name, Labels: "{}", Type: "counter", Value: 1})
 	}
-	got := configDiffs([]Bundle{
-		mk("a", "B1", map[string]string{"requests": "64", "concurrency": "1", "run-id": "a"}),
-		mk("b", "B1", map[string]string{"requests": "64", "concurrency": "2", "run-id": "b"}),
-		mk("c", "B2", map[string]string{"requests": "32", "concurrency": "1", "run-id": "c"}),
-		mk("d", "B2", map[string]string{"requests": "32", "concurrency": "2", "run-id": "d"}),
-	})
-	if len(got) != 2 {
-		t.Fatalf("diffs %+v; want concurrency and requests", got)
+	mw.Write(results.MetricSample{RunID: "r", Source: "kvbm", ScrapeError: "connection refused"})
+	mw.Close()
+	iw, _ := results.NewTableWriter[results.IOSample](dir, results.TableIO, 0)
+	iw.Write(results.IOSample{RunID: "r", Scope: results.IOScopeDevice, Target: "nvme0n1", ReadBytes: 1 << 20})
+	iw.Close()
+	m, _ := results.ReadManifest(dir)
+	m.Tables[results.TableMetrics], m.Tables[results.TableIO] = mw.Info(), iw.Info()
+	results.WriteManifest(dir, m)
+	b := Bundle{Dir: dir, Manifest: m}
+	r, err := ReadRun(b)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got[0].Key != "concurrency" || got[0].BetweenArms {
-		t.Errorf("concurrency differs only within arms: %+v", got[0])
+	if r.TelemetryErr != nil || len(r.Metrics) != 2 || r.Metrics[1].Name != "dynamo_component_matched_tokens_total" || len(r.IO) != 1 || len(r.CacheDir) != 0 {
+		t.Errorf("telemetry: err %v, metrics %+v, io %d, cachedir %d", r.TelemetryErr, r.Metrics, len(r.IO), len(r.CacheDir))
 	}
-	if got[1].Key != "requests" || !got[1].BetweenArms || got[1].Values[1].Values[0] != "32" {
-		t.Errorf("requests differs between arms: %+v", got[1])
-	}
-}
-
-func TestTimelineThinning(t *testing.T) {
-	tl := &Timeline{}
-	n := 3*MaxTimelinePoints + 7
-	for i := 0; i < n; i++ {
-		tl.add(TimePoint{TSec: float64(i)})
-	}
-	if len(tl.Points) >= MaxTimelinePoints || len(tl.Points) < MaxTimelinePoints/4 {
-		t.Fatalf("kept %d points of %d", len(tl.Points), n)
-	}
-	for i := 1; i < len(tl.Points); i++ {
-		if d := tl.Points[i].TSec - tl.Points[i-1].TSec; d != float64(tl.stride) {
-			t.Fatalf("points not evenly thinned at %d: gap %v, stride %d", i, d, tl.stride)
-		}
+	os.WriteFile(filepath.Join(dir, m.Tables[results.TableIO].File), []byte("PAR1 garbage"), 0o644)
+	r, err = ReadRun(b)
+	if err != nil || r.TelemetryErr == nil || !strings.Contains(r.TelemetryErr.Error(), "io table") || len(r.Metrics) != 0 || len(r.Requests) != 3 {
+		t.Errorf("corrupt io table: err %v, telemetry err %v, %d metric rows", err, r.TelemetryErr, len(r.Metrics))
 	}
 }

@@ -3,15 +3,19 @@ package report
 import (
 	"fmt"
 	"image/color"
+	"maps"
 	"math"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+
+	"kvbench/analysis"
+	"kvbench/results"
 )
 
 // armColors gives each arm a fixed colour so plots read the same everywhere.
@@ -29,26 +33,78 @@ func armColor(arm string, i int) color.RGBA {
 	return extra[i%len(extra)]
 }
 
+// roleColors gives each KVBM counter role a fixed colour.
+var roleColors = map[string]color.RGBA{
+	results.KVBMOffloadD2H: {R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, results.KVBMOffloadH2D: {R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	results.KVBMOnboardH2D: {R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, results.KVBMOnboardD2D: {R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
+	results.KVBMOffloadD2D: {R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, results.KVBMOnboardD2H: {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+}
+
+// Axis labels, with their units.
+var (
+	ttftLabel    = "time to first token (" + timing.word + ")"
+	elapsedLabel = "time since run start (" + elapsed.word + ")"
+)
+
 // WritePlots writes every plot of the summary into dir as PNG and SVG and
 // returns references relative to the report.
-func WritePlots(dir string, s *Summary) ([]PlotRef, error) {
+func WritePlots(dir string, s *analysis.Summary) ([]PlotRef, error) {
 	var refs []PlotRef
-	// One TTFT CDF per (scenario, phase), one line per arm.
+	for _, plots := range []func(*analysis.Summary) ([]namedPlot, error){cdfPlots, quantilePlots, sweepPlots, timelinePlots, ioPlots} {
+		ps, err := plots(s)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			ref, err := save(p, dir)
+			if err != nil {
+				return nil, err
+			}
+			refs = append(refs, ref)
+		}
+	}
+	return refs, nil
+}
+
+// namedPlot is a plot with its file name (without extension).
+type namedPlot struct {
+	*plot.Plot
+	name string
+}
+
+// newPlot returns a plot with a title and axis labels.
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	return p
+}
+
+// save writes a plot as PNG and SVG and returns its reference.
+func save(p namedPlot, dir string) (PlotRef, error) {
+	for _, ext := range []string{".png", ".svg"} {
+		path := filepath.Join(dir, p.name+ext)
+		if err := p.Save(16*vg.Centimeter, 10*vg.Centimeter, path); err != nil {
+			return PlotRef{}, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return PlotRef{Title: p.Title.Text, PNG: "plots/" + p.name + ".png", SVG: "plots/" + p.name + ".svg"}, nil
+}
+
+// cdfPlots draws one TTFT CDF per (scenario, phase), one line per arm.
+func cdfPlots(s *analysis.Summary) ([]namedPlot, error) {
 	type panel struct{ scenario, phase string }
 	var panels []panel
-	seen := map[panel]bool{}
 	for _, d := range s.Distributions {
 		p := panel{d.Scenario, d.Phase}
-		if d.Metric == "ttft_ms" && !seen[p] {
-			seen[p] = true
+		if d.Metric == results.MetricTTFT && !slices.Contains(panels, p) {
 			panels = append(panels, p)
 		}
 	}
+	var out []namedPlot
 	for _, pn := range panels {
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("TTFT CDF: %s / %s", pn.scenario, pn.phase)
-		p.X.Label.Text = "time to first token (ms, log scale)"
-		p.Y.Label.Text = "fraction of requests"
+		p := newPlot(fmt.Sprintf("TTFT CDF: %s / %s", pn.scenario, pn.phase), "time to first token ("+timing.word+", log scale)", "fraction of requests")
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = logTicks{}
 		p.Y.Min, p.Y.Max = 0, 1
@@ -57,11 +113,10 @@ func WritePlots(dir string, s *Summary) ([]PlotRef, error) {
 		p.Add(plotter.NewGrid())
 		n := 0
 		for _, d := range s.Distributions {
-			if d.Metric != "ttft_ms" || d.Scenario != pn.scenario || d.Phase != pn.phase || len(d.Sorted) == 0 {
+			if d.Metric != results.MetricTTFT || d.Scenario != pn.scenario || d.Phase != pn.phase || len(d.Sorted) == 0 {
 				continue
 			}
-			pts := cdfPoints(d.Sorted, 2000)
-			line, err := plotter.NewLine(pts)
+			line, err := plotter.NewLine(cdfPoints(d.Sorted, 2000, timing))
 			if err != nil {
 				return nil, fmt.Errorf("plot %s: %w", p.Title.Text, err)
 			}
@@ -71,29 +126,16 @@ func WritePlots(dir string, s *Summary) ([]PlotRef, error) {
 			p.Legend.Add(fmt.Sprintf("%s (n=%d)", d.Arm, len(d.Sorted)), line)
 			n++
 		}
-		if n == 0 {
-			continue
+		if n > 0 {
+			out = append(out, namedPlot{p, "ttft_cdf_" + slug(pn.scenario) + "_" + slug(pn.phase)})
 		}
-		name := "ttft_cdf_" + slug(pn.scenario) + "_" + slug(pn.phase)
-		ref, err := save(p, dir, name)
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, ref)
 	}
-	for _, more := range []func(string, *Summary) ([]PlotRef, error){quantilePlots, sweepPlots, timelinePlots, ioPlots} {
-		r, err := more(dir, s)
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, r...)
-	}
-	return refs, nil
+	return out, nil
 }
 
 // cdfPoints returns at most max points of the empirical CDF of sorted,
-// with positive x (log axes cannot show zero).
-func cdfPoints(sorted []float64, max int) plotter.XYs {
+// shown in u, with positive x (log axes cannot show zero).
+func cdfPoints(sorted []float64, max int, u unit) plotter.XYs {
 	n := len(sorted)
 	step := 1
 	if n > max {
@@ -101,30 +143,17 @@ func cdfPoints(sorted []float64, max int) plotter.XYs {
 	}
 	var pts plotter.XYs
 	for i := 0; i < n; i += step {
-		x := sorted[i]
-		if x <= 0 {
-			continue
+		if x := u.of(sorted[i]); x > 0 {
+			pts = append(pts, plotter.XY{X: x, Y: float64(i+1) / float64(n)})
 		}
-		pts = append(pts, plotter.XY{X: x, Y: float64(i+1) / float64(n)})
 	}
-	if last := sorted[n-1]; last > 0 && (len(pts) == 0 || pts[len(pts)-1].Y != 1) {
+	if last := u.of(sorted[n-1]); last > 0 && (len(pts) == 0 || pts[len(pts)-1].Y != 1) {
 		pts = append(pts, plotter.XY{X: last, Y: 1})
 	}
 	if len(pts) == 0 {
 		pts = append(pts, plotter.XY{X: 1e-3, Y: 1})
 	}
 	return pts
-}
-
-// save writes a plot as PNG and SVG and returns its reference.
-func save(p *plot.Plot, dir, name string) (PlotRef, error) {
-	for _, ext := range []string{".png", ".svg"} {
-		path := filepath.Join(dir, name+ext)
-		if err := p.Save(16*vg.Centimeter, 10*vg.Centimeter, path); err != nil {
-			return PlotRef{}, fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	return PlotRef{Title: p.Title.Text, PNG: "plots/" + name + ".png", SVG: "plots/" + name + ".svg"}, nil
 }
 
 // slug makes a file-name-safe token from data.
@@ -173,99 +202,126 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 	return ticks
 }
 
-// quantilePlots draws, per (scenario, phase, concurrency), TTFT quantiles
-// with their interval whiskers, one series per arm.
-func quantilePlots(dir string, s *Summary) ([]PlotRef, error) {
-	type key struct {
-		sc, ph string
-		conc   int
-		sweep  string
-	}
-	var keys []key
-	byKey := map[key][]Group{}
-	for _, g := range s.Groups {
-		k := key{g.Scenario, g.Phase, g.Concurrency, g.Sweep}
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
+// ttftOf returns a group's TTFT metric, or nil.
+func ttftOf(g analysis.Group) *analysis.Metric {
+	for i := range g.Metrics {
+		if g.Metrics[i].Name == results.MetricTTFT {
+			return &g.Metrics[i]
 		}
-		byKey[k] = append(byKey[k], g)
 	}
-	var refs []PlotRef
-	for _, k := range keys {
-		groups := byKey[k]
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("TTFT quantiles with 95%% intervals: %s / %s / c%d", k.sc, k.ph, k.conc)
-		if k.sweep != "" {
-			p.Title.Text += " [" + k.sweep + "]"
+	return nil
+}
+
+// whiskers collects estimates as points with their interval whiskers, in
+// display units.
+type whiskers struct {
+	pts  plotter.XYs
+	errs plotter.YErrors
+}
+
+func (w *whiskers) add(x float64, q analysis.Quantile) {
+	v := timing.of(q.Value)
+	w.pts = append(w.pts, plotter.XY{X: x, Y: v})
+	lo, hi := 0.0, 0.0
+	if q.Lo != nil && q.Hi != nil {
+		lo, hi = v-timing.of(*q.Lo), timing.of(*q.Hi)-v
+	}
+	w.errs = append(w.errs, struct{ Low, High float64 }{lo, hi})
+}
+
+// bars returns the whiskers' error bars in colour c.
+func (w *whiskers) bars(c color.Color) (*plotter.YErrorBars, error) {
+	bars, err := plotter.NewYErrorBars(struct {
+		plotter.XYer
+		plotter.YErrorer
+	}{w.pts, w.errs})
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = c
+	return bars, nil
+}
+
+// quantilePlots draws, per (scenario, phase, concurrency, sweep point),
+// TTFT quantiles with their interval whiskers, one series per arm.
+func quantilePlots(s *analysis.Summary) ([]namedPlot, error) {
+	var labels []string
+	for _, q := range s.Method.Quantiles {
+		labels = append(labels, "p"+pct(q))
+	}
+	var out []namedPlot
+	for _, groups := range cells(s.Groups) {
+		k := groups[0]
+		title := fmt.Sprintf("TTFT quantiles with %s%% intervals: %s / %s / c%d", pct(s.Method.Confidence), k.Scenario, k.Phase, k.Concurrency)
+		name := fmt.Sprintf("ttft_quantiles_%s_%s_c%d", slug(k.Scenario), slug(k.Phase), k.Concurrency)
+		if k.Sweep != "" {
+			title += " [" + k.Sweep + "]"
+			name += "_" + slug(k.Sweep)
 		}
-		p.X.Label.Text = "quantile (p50, p90, p95, p99)"
-		p.Y.Label.Text = "time to first token (ms)"
+		p := newPlot(title, "quantile ("+strings.Join(labels, ", ")+")", ttftLabel)
 		p.Add(plotter.NewGrid())
 		n := 0
 		for gi, g := range groups {
-			var m *Metric
-			for i := range g.Metrics {
-				if g.Metrics[i].Name == "ttft_ms" {
-					m = &g.Metrics[i]
-				}
-			}
+			m := ttftOf(g)
 			if m == nil {
 				continue
 			}
-			var pts plotter.XYs
-			var errs plotter.YErrors
+			var w whiskers
 			for qi, q := range m.Quantiles {
-				x := float64(qi) + 0.12*float64(gi) - 0.06*float64(len(groups)-1)
-				pts = append(pts, plotter.XY{X: x, Y: q.Value})
-				lo, hi := 0.0, 0.0
-				if q.Lo != nil && q.Hi != nil {
-					lo, hi = q.Value-*q.Lo, *q.Hi-q.Value
-				}
-				errs = append(errs, struct{ Low, High float64 }{lo, hi})
+				w.add(float64(qi)+0.12*float64(gi)-0.06*float64(len(groups)-1), q)
 			}
-			sc, err := plotter.NewScatter(pts)
+			sc, err := plotter.NewScatter(w.pts)
 			if err != nil {
 				return nil, err
 			}
 			sc.Color = armColor(g.Arm, gi)
 			sc.GlyphStyle.Radius = vg.Points(3)
-			bars, err := plotter.NewYErrorBars(struct {
-				plotter.XYer
-				plotter.YErrorer
-			}{pts, errs})
+			bars, err := w.bars(sc.Color)
 			if err != nil {
 				return nil, err
 			}
-			bars.Color = sc.Color
 			p.Add(sc, bars)
 			p.Legend.Add(fmt.Sprintf("%s (%d runs)", g.Arm, g.NRuns), sc)
 			n++
 		}
-		if n == 0 {
-			continue
+		if n > 0 {
+			p.NominalX(labels...)
+			p.Legend.Top, p.Legend.Left = true, true
+			out = append(out, namedPlot{p, name})
 		}
-		p.NominalX("p50", "p90", "p95", "p99")
-		p.Legend.Top, p.Legend.Left = true, true
-		name := fmt.Sprintf("ttft_quantiles_%s_%s_c%d", slug(k.sc), slug(k.ph), k.conc)
-		if k.sweep != "" {
-			name += "_" + slug(k.sweep)
-		}
-		ref, err := save(p, dir, name)
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, ref)
 	}
-	return refs, nil
+	return out, nil
+}
+
+// cells groups the groups by everything but the arm, in first-seen order.
+func cells(groups []analysis.Group) [][]analysis.Group {
+	type key struct {
+		sc, ph string
+		conc   int
+		sweep  string
+	}
+	idx := map[key]int{}
+	var out [][]analysis.Group
+	for _, g := range groups {
+		k := key{g.Scenario, g.Phase, g.Concurrency, g.Sweep}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], g)
+	}
+	return out
 }
 
 // timelinePlots draws TTFT over time per arm, every run of the arm
 // overlaid, with the phases of its first run as bands.
-func timelinePlots(dir string, s *Summary) ([]PlotRef, error) {
+func timelinePlots(s *analysis.Summary) ([]namedPlot, error) {
 	var arms []string
-	byArm := map[string][]Timeline{}
+	byArm := map[string][]analysis.Timeline{}
 	for _, tl := range s.Timelines {
-		if len(tl.T) == 0 {
+		if len(tl.OffsetNs) == 0 {
 			continue
 		}
 		if _, ok := byArm[tl.Arm]; !ok {
@@ -273,26 +329,23 @@ func timelinePlots(dir string, s *Summary) ([]PlotRef, error) {
 		}
 		byArm[tl.Arm] = append(byArm[tl.Arm], tl)
 	}
-	var refs []PlotRef
+	var out []namedPlot
 	for ai, arm := range arms {
 		tls := byArm[arm]
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("TTFT over time: %s (%d runs overlaid)", arm, len(tls))
-		p.X.Label.Text = "seconds since run start"
-		p.Y.Label.Text = "time to first token (ms)"
+		p := newPlot(fmt.Sprintf("TTFT over time: %s (%d runs overlaid)", arm, len(tls)), elapsedLabel, ttftLabel)
 		ymax := 0.0
 		for _, tl := range tls {
-			for _, v := range tl.TTFT {
-				ymax = math.Max(ymax, v)
+			for _, v := range tl.TTFTNs {
+				ymax = math.Max(ymax, timing.ofInt(v))
 			}
 		}
 		if err := bands(p, tls[0].Phases, ymax); err != nil {
 			return nil, err
 		}
 		for _, tl := range tls {
-			pts := make(plotter.XYs, len(tl.T))
-			for i := range tl.T {
-				pts[i] = plotter.XY{X: tl.T[i], Y: tl.TTFT[i]}
+			pts := make(plotter.XYs, len(tl.OffsetNs))
+			for i := range tl.OffsetNs {
+				pts[i] = plotter.XY{X: elapsed.ofInt(tl.OffsetNs[i]), Y: timing.ofInt(tl.TTFTNs[i])}
 			}
 			sc, err := plotter.NewScatter(pts)
 			if err != nil {
@@ -303,19 +356,19 @@ func timelinePlots(dir string, s *Summary) ([]PlotRef, error) {
 			p.Add(sc)
 		}
 		p.Y.Min = 0
-		name := "ttft_timeline_" + slug(arm)
-		ref, err := save(p, dir, name)
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, ref)
+		out = append(out, namedPlot{p, "ttft_timeline_" + slug(arm)})
 	}
-	return refs, nil
+	return out, nil
 }
 
-// sweepPlots draws p50 and p99 TTFT against concurrency per arm for every
-// (scenario, phase) measured at two or more concurrencies.
-func sweepPlots(dir string, s *Summary) ([]PlotRef, error) {
+// sweepPlots draws the first and last reported TTFT quantiles (p50 and p99
+// by default) against concurrency per arm, for every (scenario, phase)
+// measured at two or more concurrencies.
+func sweepPlots(s *analysis.Summary) ([]namedPlot, error) {
+	qs := s.Method.Quantiles
+	if len(qs) == 0 {
+		return nil, nil
+	}
 	type key struct{ sc, ph string }
 	var keys []key
 	concs := map[key]map[int]bool{}
@@ -327,90 +380,70 @@ func sweepPlots(dir string, s *Summary) ([]PlotRef, error) {
 		}
 		concs[k][g.Concurrency] = true
 	}
-	var refs []PlotRef
+	var out []namedPlot
 	for _, k := range keys {
 		if len(concs[k]) < 2 {
 			continue
 		}
-		p := plot.New()
-		p.Title.Text = fmt.Sprintf("TTFT vs concurrency: %s / %s", k.sc, k.ph)
-		p.X.Label.Text = "concurrency"
-		p.Y.Label.Text = "time to first token (ms)"
+		p := newPlot(fmt.Sprintf("TTFT vs concurrency: %s / %s", k.sc, k.ph), "concurrency", ttftLabel)
 		p.Add(plotter.NewGrid())
-		arms := []string{}
-		seen := map[string]bool{}
+		var arms []string
 		for _, g := range s.Groups {
-			if g.Scenario == k.sc && g.Phase == k.ph && !seen[g.Arm] {
-				seen[g.Arm] = true
+			if g.Scenario == k.sc && g.Phase == k.ph && !slices.Contains(arms, g.Arm) {
 				arms = append(arms, g.Arm)
 			}
 		}
 		for ai, arm := range arms {
-			for _, q := range []struct {
-				p    float64
-				dash bool
-			}{{0.5, false}, {0.99, true}} {
-				var pts plotter.XYs
-				var errs plotter.YErrors
-				for _, g := range s.Groups {
-					if g.Scenario != k.sc || g.Phase != k.ph || g.Arm != arm {
-						continue
-					}
-					for _, m := range g.Metrics {
-						if m.Name != "ttft_ms" {
-							continue
-						}
-						for _, e := range m.Quantiles {
-							if e.P == q.p {
-								pts = append(pts, plotter.XY{X: float64(g.Concurrency), Y: e.Value})
-								lo, hi := 0.0, 0.0
-								if e.Lo != nil && e.Hi != nil {
-									lo, hi = e.Value-*e.Lo, *e.Hi-e.Value
-								}
-								errs = append(errs, struct{ Low, High float64 }{lo, hi})
-							}
-						}
-					}
-				}
-				if len(pts) == 0 {
-					continue
-				}
-				line, points, err := plotter.NewLinePoints(pts)
-				if err != nil {
+			for qi, q := range []float64{qs[0], qs[len(qs)-1]} {
+				if err := sweepLine(p, s.Groups, k.sc, k.ph, arm, q, armColor(arm, ai), qi == 1); err != nil {
 					return nil, err
 				}
-				c := armColor(arm, ai)
-				line.Color, points.Color = c, c
-				if q.dash {
-					line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-				}
-				bars, err := plotter.NewYErrorBars(struct {
-					plotter.XYer
-					plotter.YErrorer
-				}{pts, errs})
-				if err != nil {
-					return nil, err
-				}
-				bars.Color = c
-				p.Add(line, points, bars)
-				p.Legend.Add(fmt.Sprintf("%s p%s", arm, pct(q.p)), line)
 			}
 		}
 		p.Legend.Top, p.Legend.Left = true, true
-		name := "sweep_" + slug(k.sc) + "_" + slug(k.ph)
-		ref, err := save(p, dir, name)
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, ref)
+		out = append(out, namedPlot{p, "sweep_" + slug(k.sc) + "_" + slug(k.ph)})
 	}
-	return refs, nil
+	return out, nil
+}
+
+// sweepLine adds one arm's quantile p over concurrency to a sweep plot.
+func sweepLine(p *plot.Plot, groups []analysis.Group, scenario, phase, arm string, q float64, c color.Color, dash bool) error {
+	var w whiskers
+	for _, g := range groups {
+		m := ttftOf(g)
+		if g.Scenario != scenario || g.Phase != phase || g.Arm != arm || m == nil {
+			continue
+		}
+		for _, e := range m.Quantiles {
+			if e.P == q {
+				w.add(float64(g.Concurrency), e)
+			}
+		}
+	}
+	if len(w.pts) == 0 {
+		return nil
+	}
+	line, points, err := plotter.NewLinePoints(w.pts)
+	if err != nil {
+		return err
+	}
+	line.Color, points.Color = c, c
+	if dash {
+		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	}
+	bars, err := w.bars(c)
+	if err != nil {
+		return err
+	}
+	p.Add(line, points, bars)
+	p.Legend.Add(fmt.Sprintf("%s p%s", arm, pct(q)), line)
+	return nil
 }
 
 // ioPlots draws, for the first run of each arm that has telemetry, disk
-// read/write MiB/s and KVBM counters over time with phase bands.
-func ioPlots(dir string, s *Summary) ([]PlotRef, error) {
-	var refs []PlotRef
+// read/write throughput and KVBM counters over time with phase bands.
+func ioPlots(s *analysis.Summary) ([]namedPlot, error) {
+	var out []namedPlot
 	done := map[string]bool{}
 	for _, io := range s.IOSeries {
 		if done[io.Arm] || (len(io.DiskRead) == 0 && len(io.Counters) == 0) {
@@ -418,118 +451,96 @@ func ioPlots(dir string, s *Summary) ([]PlotRef, error) {
 		}
 		done[io.Arm] = true
 		if len(io.DiskRead) > 0 {
-			p := plot.New()
-			p.Title.Text = fmt.Sprintf("Disk throughput: %s (run %s)", io.Arm, io.RunID)
-			p.X.Label.Text = "seconds since run start"
-			p.Y.Label.Text = "MiB/s (all sampled block devices)"
-			ymax := 1.0
-			for _, pt := range append(append([][2]float64{}, io.DiskRead...), io.DiskWrite...) {
-				ymax = math.Max(ymax, pt[1])
-			}
-			if err := bands(p, io.Phases, ymax); err != nil {
-				return nil, err
-			}
-			for i, ser := range []struct {
-				name string
-				pts  [][2]float64
-				c    color.RGBA
-			}{{"read", io.DiskRead, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}}, {"write", io.DiskWrite, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}}} {
-				l, err := plotter.NewLine(xys(ser.pts))
-				if err != nil {
-					return nil, err
-				}
-				l.Color = ser.c
-				if i == 1 {
-					l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
-				}
-				p.Add(l)
-				p.Legend.Add(ser.name, l)
-			}
-			p.Y.Min = 0
-			name := "disk_" + slug(io.Arm)
-			ref, err := save(p, dir, name)
+			p := newPlot(fmt.Sprintf("Disk throughput: %s (run %s)", io.Arm, io.RunID), elapsedLabel, byteRate.word+" (all sampled block devices)")
+			err := seriesLines(p, io.Phases, byteRate, []series{
+				{"read", io.DiskRead, color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, false},
+				{"write", io.DiskWrite, color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, true}})
 			if err != nil {
 				return nil, err
 			}
-			refs = append(refs, ref)
+			out = append(out, namedPlot{p, "disk_" + slug(io.Arm)})
 		}
 		if len(io.Counters) > 0 {
-			p := plot.New()
-			p.Title.Text = fmt.Sprintf("KVBM counters: %s (run %s)", io.Arm, io.RunID)
-			p.X.Label.Text = "seconds since run start"
-			p.Y.Label.Text = "blocks (cumulative)"
-			ymax := 1.0
-			var roles []string
-			for role, pts := range io.Counters {
-				if role == "matched_tokens" {
-					continue
+			p := newPlot(fmt.Sprintf("KVBM counters: %s (run %s)", io.Arm, io.RunID), elapsedLabel, "blocks (cumulative)")
+			var lines []series
+			for i, role := range slices.Sorted(maps.Keys(io.Counters)) {
+				if role == results.KVBMMatched {
+					continue // tokens, not blocks
 				}
-				roles = append(roles, role)
-				for _, pt := range pts {
-					ymax = math.Max(ymax, pt[1])
+				c, ok := roleColors[role]
+				if !ok {
+					c = armColor("", i)
 				}
+				lines = append(lines, series{role, io.Counters[role], c, false})
 			}
-			sort.Strings(roles)
-			if err := bands(p, io.Phases, ymax); err != nil {
+			if err := seriesLines(p, io.Phases, unit{div: 1}, lines); err != nil {
 				return nil, err
-			}
-			for i, role := range roles {
-				l, err := plotter.NewLine(xys(io.Counters[role]))
-				if err != nil {
-					return nil, err
-				}
-				l.Color = armColor("", i)
-				if c, ok := roleColors[role]; ok {
-					l.Color = c
-				}
-				l.Width = vg.Points(1.5)
-				p.Add(l)
-				p.Legend.Add(role, l)
 			}
 			p.Legend.Top, p.Legend.Left = true, true
-			p.Y.Min = 0
-			name := "kvbm_" + slug(io.Arm)
-			ref, err := save(p, dir, name)
-			if err != nil {
-				return nil, err
-			}
-			refs = append(refs, ref)
+			out = append(out, namedPlot{p, "kvbm_" + slug(io.Arm)})
 		}
 	}
-	return refs, nil
+	return out, nil
 }
 
-var roleColors = map[string]color.RGBA{
-	"offload_d2h": {R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, "offload_h2d": {R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
-	"onboard_h2d": {R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, "onboard_d2d": {R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
-	"offload_d2d": {R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, "onboard_d2h": {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+// series is one line of a time-series plot.
+type series struct {
+	name   string
+	pts    []analysis.Point
+	color  color.RGBA
+	dashed bool
 }
 
-func xys(pts [][2]float64) plotter.XYs {
-	out := make(plotter.XYs, len(pts))
-	for i, p := range pts {
-		out[i] = plotter.XY{X: p[0], Y: p[1]}
+// seriesLines draws time series over phase bands, values shown in u.
+func seriesLines(p *plot.Plot, phases []analysis.Span, u unit, lines []series) error {
+	ymax := 1.0
+	for _, l := range lines {
+		for _, pt := range l.pts {
+			ymax = math.Max(ymax, u.of(pt.V))
+		}
 	}
-	return out
+	if err := bands(p, phases, ymax); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		xy := make(plotter.XYs, len(l.pts))
+		for i, pt := range l.pts {
+			xy[i] = plotter.XY{X: elapsed.ofInt(pt.OffsetNs), Y: u.of(pt.V)}
+		}
+		line, err := plotter.NewLine(xy)
+		if err != nil {
+			return err
+		}
+		line.Color = l.color
+		line.Width = vg.Points(1.5)
+		if l.dashed {
+			line.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
+		}
+		p.Add(line)
+		p.Legend.Add(l.name, line)
+	}
+	p.Y.Min = 0
+	return nil
 }
 
 // bands shades each phase and labels it at the top.
-func bands(p *plot.Plot, phases []Span, ymax float64) error {
+func bands(p *plot.Plot, phases []analysis.Span, ymax float64) error {
 	for i, ph := range phases {
-		if ph.End <= ph.Start {
+		if ph.EndNs <= ph.StartNs {
 			continue
 		}
 		shade := color.RGBA{R: 0xf0, G: 0xf0, B: 0xf0, A: 0xff}
 		if i%2 == 1 {
 			shade = color.RGBA{R: 0xdd, G: 0xe6, B: 0xf0, A: 0xff}
 		}
-		band, err := plotter.NewPolygon(plotter.XYs{{X: ph.Start, Y: 0}, {X: ph.End, Y: 0}, {X: ph.End, Y: ymax * 1.08}, {X: ph.Start, Y: ymax * 1.08}})
+		x0, x1 := elapsed.ofInt(ph.StartNs), elapsed.ofInt(ph.EndNs)
+		band, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: 0}, {X: x1, Y: 0}, {X: x1, Y: ymax * 1.08}, {X: x0, Y: ymax * 1.08}})
 		if err != nil {
 			return err
 		}
 		band.Color = shade
 		band.LineStyle.Width = 0
-		lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: ph.Start, Y: ymax * 1.04}}, Labels: []string{ph.Name}})
+		lbl, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: x0, Y: ymax * 1.04}}, Labels: []string{ph.Name}})
 		if err != nil {
 			return err
 		}

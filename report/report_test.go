@@ -7,30 +7,38 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"kvbench/analysis"
+	"kvbench/results"
+	"kvbench/stats"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func f(v float64) *float64 { return &v }
 
-func fixture() *Summary {
-	return &Summary{
+func fixture() *analysis.Summary {
+	const ms = 1e6 // the summary holds nanoseconds
+	return &analysis.Summary{
 		Tool:   "kvbench analyze test",
-		Method: Method{Quantile: "Hyndman-Fan type 7", Confidence: 0.95, Resamples: 9999, TwoStageResamples: 2000, Seed: 1, Quantiles: []float64{0.5, 0.99}, Baseline: "B1", Candidate: "B2", Margin: 0.05},
-		Runs: []Run{
+		Method: analysis.Method{Quantile: "Hyndman-Fan type 7", Confidence: 0.95, Resamples: 9999, TwoStageResamples: 2000, Seed: 1, Quantiles: []float64{0.5, 0.99}, Baseline: "B1", Candidate: "B2", Margin: 0.05},
+		Runs: []analysis.Run{
 			{RunID: "r|1", Arm: "B1", KVMode: "cpu_only", Scenario: "standard", Valid: true, Requests: 10},
 			{RunID: "r2", Arm: "B2", KVMode: "cpu_disk", Scenario: "standard", Valid: false, Reasons: []string{"error rate 10%"}, Requests: 10},
 		},
-		Skipped: []SkippedRun{{Path: "x/y", Reason: "incomplete bundle"}},
-		Groups: []Group{{Scenario: "standard", Phase: "measure", Arm: "B1", Concurrency: 4, NRuns: 1, NRequests: 10, NErrors: 0,
-			Metrics: []Metric{{Name: "ttft_ms", N: 10, Quantiles: []Quantile{{P: 0.5, Value: 12.345, Lo: f(11), Hi: f(13.5)}, {P: 0.99, Value: 40, Flags: []string{"INSUFFICIENT_DATA"}}}}}}},
-		Comparisons: []Comparison{{Scenario: "standard", Phase: "measure", Concurrency: 4, Metric: "ttft_ms", P: 0.5, Statistic: "p50", Baseline: 12.345, Candidate: 10,
-			Delta: -2.345, DeltaLo: f(-3), DeltaHi: f(-1), Ratio: 0.81, RatioLo: f(0.75), RatioHi: f(0.9), Verdict: "better", Grade: "provisional"}},
+		Skipped: []analysis.SkippedRun{{Path: "x/y", Reason: "incomplete bundle"}},
+		Groups: []analysis.Group{{Scenario: "standard", Phase: "measure", Arm: "B1", Concurrency: 4, NRuns: 1, NRequests: 10, NErrors: 0,
+			Metrics: []analysis.Metric{{Name: results.MetricTTFT, Unit: results.UnitNanoseconds, N: 10, Quantiles: []analysis.Quantile{
+				{P: 0.5, Value: 12.345 * ms, Lo: f(11 * ms), Hi: f(13.5 * ms)}, {P: 0.99, Value: 40 * ms, Flags: []string{stats.FlagInsufficientData}}}}}}},
+		Comparisons: []analysis.Comparison{{Scenario: "standard", Phase: "measure", Concurrency: 4, Metric: results.MetricTTFT, Unit: results.UnitNanoseconds,
+			P: 0.5, Statistic: "p50", Baseline: 12.345 * ms, Candidate: 10 * ms, Delta: -2.345 * ms, DeltaLo: f(-3 * ms), DeltaHi: f(-1 * ms),
+			Ratio: 0.81, RatioLo: f(0.75), RatioHi: f(0.9), Verdict: results.VerdictBetter, Grade: results.GradeProvisional}},
 	}
 }
 
 func TestMarkdownGolden(t *testing.T) {
-	got := Markdown(fixture(), []PlotRef{{Title: "TTFT CDF", PNG: "plots/a.png", SVG: "plots/a.svg"}})
+	plots := []PlotRef{{Title: "TTFT CDF", PNG: "plots/a.png", SVG: "plots/a.svg"}}
+	got := markdown(t, fixture(), plots...)
 	golden := filepath.Join("testdata", "report.golden.md")
 	if *update {
 		os.WriteFile(golden, got, 0o644)
@@ -42,9 +50,19 @@ func TestMarkdownGolden(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("report.md differs from %s (run go test ./report -update to accept):\n%s", golden, got)
 	}
-	if again := Markdown(fixture(), []PlotRef{{Title: "TTFT CDF", PNG: "plots/a.png", SVG: "plots/a.svg"}}); !bytes.Equal(got, again) {
+	if again := markdown(t, fixture(), plots...); !bytes.Equal(got, again) {
 		t.Error("Markdown is not byte-stable")
 	}
+}
+
+// markdown renders the report into memory.
+func markdown(t *testing.T, s *analysis.Summary, plots ...PlotRef) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Markdown(&b, s, plots...); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 func TestEscape(t *testing.T) {
@@ -65,9 +83,9 @@ func TestEscape(t *testing.T) {
 func TestWriteCreatesPlots(t *testing.T) {
 	dir := t.TempDir()
 	s := fixture()
-	s.Distributions = []Distribution{
-		{Scenario: "standard", Phase: "measure", Arm: "B1", Metric: "ttft_ms", Sorted: []float64{1, 2, 3, 4}},
-		{Scenario: "standard", Phase: "measure", Arm: "B2", Metric: "ttft_ms", Sorted: []float64{0.5, 1, 1.5}},
+	s.Distributions = []analysis.Distribution{
+		{Scenario: "standard", Phase: "measure", Arm: "B1", Metric: results.MetricTTFT, Sorted: []float64{1e6, 2e6, 3e6, 4e6}},
+		{Scenario: "standard", Phase: "measure", Arm: "B2", Metric: results.MetricTTFT, Sorted: []float64{0.5e6, 1e6, 1.5e6}},
 	}
 	path, err := Write(dir, s)
 	if err != nil {
@@ -85,13 +103,13 @@ func TestWriteCreatesPlots(t *testing.T) {
 		t.Errorf("report does not link the plot")
 	}
 	js, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
-	if !strings.Contains(string(js), `"verdict": "better"`) || strings.Contains(string(js), "Sorted") {
+	if !strings.Contains(string(js), `"verdict": "better"`) || !strings.Contains(string(js), `"value": 12.345,`) || strings.Contains(string(js), "Sorted") {
 		t.Errorf("summary.json content unexpected")
 	}
 }
 
 func TestCDFPoints(t *testing.T) {
-	pts := cdfPoints([]float64{0, 1, 2, 3}, 10)
+	pts := cdfPoints([]float64{0, 1e6, 2e6, 3e6}, 10, timing)
 	if len(pts) != 3 || pts[0].X != 1 || pts[0].Y != 0.5 || pts[2].Y != 1 {
 		t.Errorf("cdfPoints = %v", pts)
 	}
@@ -99,7 +117,24 @@ func TestCDFPoints(t *testing.T) {
 	for i := range big {
 		big[i] = float64(i + 1)
 	}
-	if pts := cdfPoints(big, 100); len(pts) > 101 || pts[len(pts)-1].Y != 1 {
+	if pts := cdfPoints(big, 100, unit{div: 1}); len(pts) > 101 || pts[len(pts)-1].Y != 1 {
 		t.Errorf("downsampled to %d points, last %v", len(pts), pts[len(pts)-1])
+	}
+}
+
+// TestRehydrateText: the evidence and warnings are worded from the deltas,
+// with bytes in MiB.
+func TestRehydrateText(t *testing.T) {
+	r := analysis.Rehydrate{RunID: "r", Arm: "B2", KVMode: results.KVModeCPUDisk, Verdict: results.RehydrateObserved, HaveKVBM: true, HaveReplay: true,
+		Flags: []string{analysis.FlagPageCacheMasking}, KVBM: map[string]float64{results.KVBMOnboardD2D: 90},
+		Replay: analysis.Deltas{KVBM: map[string]float64{results.KVBMOnboardD2D: 90}, DeviceReadBytes: 3 << 19, HaveDevice: true}}
+	evidence, warnings := rehydrateText(r)
+	want := "block device reads: replay 1.5 MiB, warm phases 0.0 MiB; writes in warm phases 0.0 MiB"
+	if len(evidence) != 3 || evidence[2] != want || len(warnings) != 1 || !strings.Contains(warnings[0], "onboarded 90 blocks from disk in replay but the block device read only 1.5 MiB") {
+		t.Errorf("evidence %q\nwarnings %q", evidence, warnings)
+	}
+	evidence, warnings = rehydrateText(analysis.Rehydrate{Verdict: results.RehydrateNoEvidence, TelemetryError: "io table: bad"})
+	if len(evidence) != 0 || len(warnings) != 1 || warnings[0] != "telemetry unreadable: io table: bad" {
+		t.Errorf("unreadable: evidence %q warnings %q", evidence, warnings)
 	}
 }

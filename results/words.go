@@ -184,3 +184,32 @@ func KVBMGeneration(name string) string {
 
 // KVBMAccepted describes, for messages, which family names count as KVBM's.
 const KVBMAccepted = "kvbm_*, dynamo_kvbm_*, dynamo_component_{offload,onboard}_blocks_*, dynamo_component_matched_tokens"
+
+// Base units of the values analyze computes and hands to report, which
+// alone scales them for display.
+const (
+	UnitNanoseconds    = "ns"      // durations and times
+	UnitBytes          = "bytes"   // sizes
+	UnitBytesPerSecond = "bytes/s" // disk throughput
+	UnitPerSecond      = "1/s"     // run-level rates (requests, output tokens)
+)
+
+// KV modes, the KVBM configuration a tier mode stands for.
+const (
+	KVModeOff     = "off"      // B0: no KVBM
+	KVModeCPUOnly = "cpu_only" // B1: host memory tier
+	KVModeCPUDisk = "cpu_disk" // B2: host memory and disk tiers
+)
+
+// Sample points of the telemetry tables: a phase's boundaries, or a
+// periodic sample in between.
+const (
+	PointStart    = "start"
+	PointEnd      = "end"
+	PointInterval = "interval"
+)
+
+// MetricsSourceKVBM is the metrics-table source of the KVBM endpoint
+// (--metrics-kvbm-url); analyze prefers it when a KVBM counter is
+// scraped from several sources.
+const MetricsSourceKVBM = "kvbm"

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// §9 F21: order-statistic sampler, 9999 replicates of one percentile at n = 1e6 (after sorting).
+// order-statistic sampler, 9999 replicates of one percentile at n = 1e6 (after sorting).
 func BenchmarkOrderStatSampler1e6(b *testing.B) {
 	xs := sortedCopy(lognormal(newRand(1), 1_000_000, 0, 1))
 	b.ReportAllocs()
@@ -25,7 +25,7 @@ func BenchmarkSort1e6(b *testing.B) {
 	}
 }
 
-// §9 F22: two-stage bootstrap, N = 1e6 requests in G = 5 runs, B = 2000, four percentiles.
+// two-stage bootstrap, N = 1e6 requests in G = 5 runs, B = 2000, four percentiles.
 // Reported per configuration (all four percentiles, Cochran's Q and run-level part
 // included), single worker so ns/op is core time.
 func BenchmarkTwoStage1e6G5B2000(b *testing.B) {
@@ -70,7 +70,7 @@ func BenchmarkTenMillionRows(b *testing.B) {
 			opt.Stream = uint64(2 * g)
 			cs := CompareQuantiles(grp.base, grp.cand, ps, 0, 0, opt)
 			if i == 0 && g == 0 {
-				b.Log(fmt.Sprintf("group 0 p99: ratio %.3f [%.3f, %.3f] %s %s", cs[3].Ratio, cs[3].RatioLo, cs[3].RatioHi, cs[3].Verdict, cs[3].Method))
+				b.Log(fmt.Sprintf("group 0 p99: ratio %.3f [%.3f, %.3f] %v %s", cs[3].Ratio, cs[3].RatioLo, cs[3].RatioHi, cs[3].Verdict, cs[3].Method))
 			}
 		}
 	}

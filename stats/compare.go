@@ -8,22 +8,32 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Verdicts of a Comparison (candidate vs baseline).
+// Verdict is the outcome of a Comparison (candidate vs baseline). It is a
+// number, not a word: the words that name verdicts in reports belong to
+// the caller.
+type Verdict int
+
+// Verdicts of a Comparison. The zero value is VerdictInsufficient.
 const (
-	VerdictBetter       = "better"            // the candidate is better: ratio interval excludes 1 on the good side
-	VerdictWorse        = "worse"             // the candidate is worse: ratio interval excludes 1 on the bad side
-	VerdictEquivalent   = "equivalent"        // ratio interval inside [1-margin, 1+margin] and containing 1
-	VerdictInconclusive = "inconclusive"      // none of the above
-	VerdictInsufficient = "insufficient_data" // an arm has too few requests beyond the quantile or too few runs
+	VerdictInsufficient Verdict = iota // an arm has too few requests beyond the quantile or too few runs
+	VerdictBetter                      // the candidate is better: ratio interval excludes 1 on the good side
+	VerdictWorse                       // the candidate is worse: ratio interval excludes 1 on the bad side
+	VerdictEquivalent                  // ratio interval inside [1-margin, 1+margin] and containing 1
+	VerdictInconclusive                // none of the above
 )
 
-// Grades of a Comparison.
+// Grade says whether a Comparison is strong enough to decide on.
+type Grade int
+
+// Grades of a Comparison. The zero value is GradeProvisional.
 const (
-	GradeDecision    = "decision-grade" // both arms >= 3 runs and tail >= 50, no censored tail, heterogeneity covered
-	GradeProvisional = "provisional"    // anything less; Comparison.Reasons says why
+	GradeProvisional Grade = iota // anything less than decision-grade; Comparison.Reasons says why
+	GradeDecision                 // both arms >= 3 runs and tail >= 50, no censored tail, heterogeneity covered
 )
 
-// decisionMinRuns and decisionMinTail are the decision-grade thresholds of stats.md §8.4.
+// decisionMinRuns and decisionMinTail are the decision-grade thresholds: a
+// verdict is decision-grade from three runs and 50 requests beyond the
+// quantile per arm; five runs are recommended.
 const (
 	decisionMinRuns = 3
 	decisionMinTail = 50
@@ -33,8 +43,8 @@ const (
 // Comparison compares the p-quantile of a candidate configuration with a baseline.
 // Ratio is candidate/baseline and Delta is candidate − baseline (pooled type-7 values);
 // their intervals are percentile intervals of paired bootstrap replicates, widened to the
-// union with a run-level Welch interval when both arms have at least three runs (stats.md
-// §8.4). Decisions use the ratio interval only; the delta interval is descriptive. No
+// union with a run-level Welch interval when both arms have at least three runs.
+// Decisions use the ratio interval only; the delta interval is descriptive. No
 // float field is NaN: ratio fields are 0 when a quantile is not positive (flag NONPOSITIVE).
 type Comparison struct {
 	P                       float64
@@ -45,8 +55,8 @@ type Comparison struct {
 	// p, or the larger of it and the Welch p when the run-level part is used (1 when there
 	// is no interval).
 	PValue  float64
-	Verdict string // VerdictBetter, VerdictWorse, VerdictEquivalent, VerdictInconclusive or VerdictInsufficient
-	Grade   string // GradeDecision or GradeProvisional
+	Verdict Verdict
+	Grade   Grade
 	// Flags holds comparison flags (MATERIAL, WITHIN_MARGIN, NONPOSITIVE) and, prefixed
 	// with "baseline:" or "candidate:", the flags of each arm.
 	Flags []string
@@ -55,24 +65,20 @@ type Comparison struct {
 	Method  string // MethodIID, MethodTwoStage, MethodUnion or MethodNone
 }
 
-// Compare compares the p-quantile of candidate runs with baseline runs. baseFailures and
-// candFailures count failed requests per arm (for CENSORED_TAIL). The baseline is
-// resampled with stream opt.Stream and the candidate with opt.Stream+1, so
-// Comparison.Baseline equals EstimateQuantile(baseline, ...) with the same options and
-// Comparison.Candidate equals it with Stream+1.
+// CompareQuantiles compares the ps-quantiles of candidate runs with baseline runs,
+// preparing (sorting) each arm once. baseFailures and candFailures count failed requests
+// per arm (for CENSORED_TAIL). The baseline is resampled with stream opt.Stream and the
+// candidate with opt.Stream+1, so each Comparison.Baseline equals the EstimateQuantiles
+// estimate of the baseline with the same options, and Comparison.Candidate the
+// candidate's with Stream+1.
 //
-// Verdict rules (lower is better unless opt.HigherIsBetter): insufficient_data when an
+// Verdict rules (lower is better unless opt.HigherIsBetter): VerdictInsufficient when an
 // arm is INSUFFICIENT_DATA or has fewer than opt.MinRuns runs; otherwise better or worse
 // when the ratio interval excludes 1 (flag MATERIAL when it also lies beyond 1 ± margin,
 // WITHIN_MARGIN when it lies inside), equivalent when it lies inside [1-margin, 1+margin],
-// else inconclusive. Grade is decision-grade only when both arms have at least 3 runs and
+// else inconclusive. Grade is GradeDecision only when both arms have at least 3 runs and
 // a tail count of at least 50, no arm has a censored tail, and no run heterogeneity is
 // left uncovered by a run-level interval; Reasons lists what is missing otherwise.
-func Compare(baseline, candidate [][]float64, p float64, baseFailures, candFailures int, opt Options) Comparison {
-	return CompareQuantiles(baseline, candidate, []float64{p}, baseFailures, candFailures, opt)[0]
-}
-
-// CompareQuantiles is Compare for several quantiles, preparing (sorting) each arm once.
 func CompareQuantiles(baseline, candidate [][]float64, ps []float64, baseFailures, candFailures int, opt Options) []Comparison {
 	opt = opt.normalized()
 	sb, sc := prepare(baseline), prepare(candidate)
@@ -109,43 +115,7 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 		return c
 	}
 
-	// Bootstrap part: replicate i of the candidate paired with replicate i of the baseline.
-	// Note: when one arm has a single run (9999 order-statistic replicates) and the other
-	// several (2000 two-stage replicates), the first 2000 of each are paired; the
-	// replicate blocks are independent streams, so any prefix is a valid set of replicates.
-	B := min(len(rb), len(rc))
-	alpha := (1 - opt.Confidence) / 2
-	d := make([]float64, B)
-	var le, ge int
-	for i := 0; i < B; i++ {
-		d[i] = rc[i] - rb[i]
-		if d[i] <= 0 {
-			le++
-		}
-		if d[i] >= 0 {
-			ge++
-		}
-	}
-	c.PValue = math.Min(1, 2*float64(min(le, ge))/float64(B))
-	c.DeltaLo, c.DeltaHi = sortedPercentiles(d, alpha, 1-alpha)
-	ratioOK := positive
-	if positive {
-		lr := make([]float64, B)
-		for i := 0; i < B; i++ {
-			if !(rb[i] > 0 && rc[i] > 0) {
-				ratioOK = false
-				break
-			}
-			lr[i] = math.Log(rc[i]) - math.Log(rb[i])
-		}
-		if ratioOK {
-			lo, hi := sortedPercentiles(lr, alpha, 1-alpha)
-			c.RatioLo, c.RatioHi = math.Exp(lo), math.Exp(hi)
-		} else {
-			c.Ratio, c.RatioLo, c.RatioHi = 0, 0, 0
-			c.Flags = append(c.Flags, FlagNonPositive)
-		}
-	}
+	ratioOK := c.pairReplicates(rb, rc, positive, opt.Confidence)
 	c.Method = MethodTwoStage
 	if eb.Runs == 1 && ec.Runs == 1 {
 		c.Method = MethodIID
@@ -165,11 +135,51 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 	return c
 }
 
+// pairReplicates sets the bootstrap p-value and the delta and ratio
+// intervals from replicate i of the candidate paired with replicate i of
+// the baseline. It reports whether the ratio interval exists (every paired
+// replicate positive).
+// Note: when one arm has a single run (9999 order-statistic replicates) and the other
+// several (2000 two-stage replicates), the first 2000 of each are paired; the
+// replicate blocks are independent streams, so any prefix is a valid set of replicates.
+func (c *Comparison) pairReplicates(rb, rc []float64, positive bool, confidence float64) bool {
+	B := min(len(rb), len(rc))
+	alpha := (1 - confidence) / 2
+	d := make([]float64, B)
+	var le, ge int
+	for i := 0; i < B; i++ {
+		d[i] = rc[i] - rb[i]
+		if d[i] <= 0 {
+			le++
+		}
+		if d[i] >= 0 {
+			ge++
+		}
+	}
+	c.PValue = math.Min(1, 2*float64(min(le, ge))/float64(B))
+	c.DeltaLo, c.DeltaHi = sortedPercentiles(d, alpha, 1-alpha)
+	if !positive {
+		return false
+	}
+	lr := make([]float64, B)
+	for i := 0; i < B; i++ {
+		if !(rb[i] > 0 && rc[i] > 0) {
+			c.Ratio, c.RatioLo, c.RatioHi = 0, 0, 0
+			c.Flags = append(c.Flags, FlagNonPositive)
+			return false
+		}
+		lr[i] = math.Log(rc[i]) - math.Log(rb[i])
+	}
+	lo, hi := sortedPercentiles(lr, alpha, 1-alpha)
+	c.RatioLo, c.RatioHi = math.Exp(lo), math.Exp(hi)
+	return true
+}
+
 // verdict applies the decision rule to the ratio interval (or, without ratios, to the
 // sign of the delta interval).
-func verdict(c *Comparison, ratioOK bool, opt Options) string {
+func verdict(c *Comparison, ratioOK bool, opt Options) Verdict {
 	goodLow := !opt.HigherIsBetter
-	pick := func(below bool) string {
+	pick := func(below bool) Verdict {
 		if below == goodLow {
 			return VerdictBetter
 		}
@@ -202,7 +212,7 @@ func verdict(c *Comparison, ratioOK bool, opt Options) string {
 }
 
 // grade returns the grade and the reasons it is provisional.
-func grade(c Comparison) (string, []string) {
+func grade(c Comparison) (Grade, []string) {
 	var reasons []string
 	if c.Verdict == VerdictInsufficient {
 		reasons = append(reasons, "insufficient data")

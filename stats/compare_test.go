@@ -37,8 +37,8 @@ func TestCompareVerdicts(t *testing.T) {
 		bf, cf      int
 		higher      bool
 		minRuns     int
-		wantVerdict string
-		wantGrade   string
+		wantVerdict Verdict
+		wantGrade   Grade
 		wantMethod  string
 		wantFlags   []string
 		wantReasons []string
@@ -73,9 +73,9 @@ func TestCompareVerdicts(t *testing.T) {
 			if tc.minRuns > 0 {
 				opt.MinRuns = tc.minRuns
 			}
-			c := Compare(tc.base, tc.cand, tc.p, tc.bf, tc.cf, opt)
+			c := compareOne(tc.base, tc.cand, tc.p, tc.bf, tc.cf, opt)
 			if c.Verdict != tc.wantVerdict || c.Grade != tc.wantGrade || c.Method != tc.wantMethod {
-				t.Errorf("Compare = %s/%s/%s; want %s/%s/%s (ratio %.4f [%.4f, %.4f], flags %v, reasons %q)", c.Verdict, c.Grade, c.Method,
+				t.Errorf("Compare = %v/%v/%s; want %v/%v/%s (ratio %.4f [%.4f, %.4f], flags %v, reasons %q)", c.Verdict, c.Grade, c.Method,
 					tc.wantVerdict, tc.wantGrade, tc.wantMethod, c.Ratio, c.RatioLo, c.RatioHi, c.Flags, c.Reasons)
 			}
 			for _, f := range tc.wantFlags {
@@ -134,8 +134,8 @@ func TestCompareConsistency(t *testing.T) {
 			t.Errorf("Workers=%d changed the comparison:\n%s", w, diff)
 		}
 	}
-	if one := Compare(base, cand, 0.99, 0, 0, opt); !cmp.Equal(one, cs[1]) {
-		t.Errorf("Compare(p99) differs from CompareQuantiles(...)[1]")
+	if one := compareOne(base, cand, 0.99, 0, 0, opt); !cmp.Equal(one, cs[1]) {
+		t.Errorf("compareOne(p99) differs from CompareQuantiles(...)[1]")
 	}
 }
 
@@ -146,150 +146,12 @@ func TestCompareNonPositive(t *testing.T) {
 		base[0][i] = 1
 	}
 	cand := [][]float64{lognormal(r, 400, 1, 0.2)}
-	c := Compare(base, cand, 0.5, 0, 0, DefaultOptions())
+	c := compareOne(base, cand, 0.5, 0, 0, DefaultOptions())
 	if !slices.Contains(c.Flags, FlagNonPositive) || c.Ratio != 0 || c.RatioLo != 0 || c.RatioHi != 0 {
 		t.Errorf("flags %v ratio %v [%v, %v]; want NONPOSITIVE and zero ratios", c.Flags, c.Ratio, c.RatioLo, c.RatioHi)
 	}
 	if c.Verdict != VerdictWorse || !(c.DeltaLo > 0) {
-		t.Errorf("verdict %s delta [%v, %v]; want worse from the delta interval", c.Verdict, c.DeltaLo, c.DeltaHi)
-	}
-}
-
-func TestMannWhitney(t *testing.T) {
-	seq := func(a, b int) []float64 {
-		var x []float64
-		for i := a; i <= b; i++ {
-			x = append(x, float64(i))
-		}
-		return x
-	}
-	tests := []struct {
-		name string
-		x, y []float64
-		want float64
-	}{
-		{"3 vs 3 separated: benchstat min p 0.10", seq(1, 3), seq(4, 6), 0.1},
-		{"4 vs 4 separated", seq(1, 4), seq(5, 8), 2.0 / 70},
-		{"5 vs 5 separated", seq(1, 5), seq(6, 10), 2.0 / 252},
-		{"2 vs 2", seq(1, 2), seq(3, 4), 1.0 / 3},
-		{"identical", []float64{1, 1, 1}, []float64{1, 1}, 1},
-		{"empty", nil, seq(1, 3), 1},
-	}
-	for _, tc := range tests {
-		if got := MannWhitney(tc.x, tc.y); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("%s: MannWhitney(%v, %v) = %v; want %v", tc.name, tc.x, tc.y, got, tc.want)
-		}
-	}
-	// Exact p equals brute-force enumeration of all splits, with ties.
-	r := newRand(3)
-	for trial := 0; trial < 20; trial++ {
-		n1, n2 := 2+r.IntN(5), 2+r.IntN(5)
-		x, y := make([]float64, n1), make([]float64, n2)
-		for i := range x {
-			x[i] = float64(r.IntN(6))
-		}
-		for i := range y {
-			y[i] = float64(r.IntN(6))
-		}
-		if got, want := MannWhitney(x, y), bruteMW(x, y); math.Abs(got-want) > 1e-12 {
-			t.Errorf("MannWhitney(%v, %v) = %v; brute force %v", x, y, got, want)
-		}
-	}
-	// Normal approximation for large samples: shifted samples are detected, equal ones not.
-	a, b := lognormal(r, 60, 0, 1), lognormal(r, 60, 0, 1)
-	if p := MannWhitney(a, b); p < 0.01 {
-		t.Errorf("MannWhitney(same distribution, n=60+60) = %v; want not tiny", p)
-	}
-	if p := MannWhitney(a, scaled([][]float64{b}, 3)[0]); p > 1e-4 {
-		t.Errorf("MannWhitney(3x shift, n=60+60) = %v; want < 1e-4", p)
-	}
-}
-
-// bruteMW enumerates all assignments of the pooled values to x (rank-sum statistic).
-func bruteMW(x, y []float64) float64 {
-	all := append(slices.Clone(x), y...)
-	N, n1 := len(all), len(x)
-	rank := func(v float64) float64 { // midrank
-		lt, eq := 0, 0
-		for _, w := range all {
-			if w < v {
-				lt++
-			} else if w == v {
-				eq++
-			}
-		}
-		return float64(lt) + float64(eq+1)/2
-	}
-	obs := 0.0
-	for _, v := range x {
-		obs += rank(v)
-	}
-	var le, ge, tot float64
-	for mask := 0; mask < 1<<N; mask++ {
-		if popcount(mask) != n1 {
-			continue
-		}
-		s := 0.0
-		for i := 0; i < N; i++ {
-			if mask>>i&1 == 1 {
-				s += rank(all[i])
-			}
-		}
-		tot++
-		if s <= obs+1e-9 {
-			le++
-		}
-		if s >= obs-1e-9 {
-			ge++
-		}
-	}
-	allEq := true
-	for _, v := range all {
-		if v != all[0] {
-			allEq = false
-		}
-	}
-	if allEq {
-		return 1
-	}
-	return math.Min(1, 2*math.Min(le, ge)/tot)
-}
-
-func popcount(m int) int {
-	c := 0
-	for ; m > 0; m &= m - 1 {
-		c++
-	}
-	return c
-}
-
-func TestHodgesLehmannLogRatio(t *testing.T) {
-	r := newRand(4)
-	for _, sz := range [][2]int{{1, 1}, {3, 3}, {7, 9}, {40, 33}, {200, 150}} {
-		b, c := lognormal(r, sz[0], 0, 1), lognormal(r, sz[1], 0.3, 1)
-		var d []float64
-		for _, x := range b {
-			for _, y := range c {
-				d = append(d, math.Log(y)-math.Log(x))
-			}
-		}
-		slices.Sort(d)
-		var want float64
-		if len(d)%2 == 1 {
-			want = d[len(d)/2]
-		} else {
-			lo, hi := d[len(d)/2-1], d[len(d)/2]
-			want = lo + (hi-lo)/2
-		}
-		if got := HodgesLehmannLogRatio(b, c); got != want {
-			t.Errorf("HodgesLehmannLogRatio(%d vs %d) = %v; brute force %v", sz[0], sz[1], got, want)
-		}
-	}
-	if got := HodgesLehmannLogRatio([]float64{1, 2, 4}, []float64{2, 4, 8}); math.Abs(got-math.Log(2)) > 1e-15 {
-		t.Errorf("HodgesLehmannLogRatio(x, 2x) = %v; want log 2", got)
-	}
-	if got := HodgesLehmannLogRatio(nil, []float64{1}); got != 0 {
-		t.Errorf("HodgesLehmannLogRatio(empty) = %v; want 0", got)
+		t.Errorf("verdict %v delta [%v, %v]; want worse from the delta interval", c.Verdict, c.DeltaLo, c.DeltaHi)
 	}
 }
 
@@ -327,20 +189,9 @@ func TestCounterDelta(t *testing.T) {
 			t.Errorf("%s: CounterDelta(%v) = %v; want %v", tc.name, tc.in, got, tc.want)
 		}
 	}
-	if got := Rate(35, 7); got != 5 {
-		t.Errorf("Rate(35, 7) = %v; want 5", got)
-	}
-	for _, s := range []float64{0, -1, math.NaN()} {
-		if got := Rate(1, s); got != 0 {
-			t.Errorf("Rate(1, %v) = %v; want 0", s, got)
-		}
-	}
 }
 
-func TestCounterResetsAndDescribe(t *testing.T) {
-	if got := CounterResets([]float64{0, 10, 20, 5, 15, 3, math.NaN(), 4}); got != 2 {
-		t.Errorf("CounterResets = %d; want 2", got)
-	}
+func TestDescribe(t *testing.T) {
 	for _, name := range []string{FlagInsufficientData, FlagLowTailCount, FlagSingleRun, FlagFewRuns, FlagRunHeterogeneity,
 		FlagRunLevelUnavailable, FlagWithinRunCorrelation, FlagCensoredTail, FlagNonFiniteDropped, FlagEmptyRunDropped,
 		FlagNonPositive, FlagMaterial, FlagWithinMargin, MethodIID, MethodTwoStage, MethodUnion, MethodOrderStat, MethodNone} {

@@ -26,29 +26,3 @@ func CounterDelta(values []float64) float64 {
 	}
 	return delta
 }
-
-// Rate returns delta per second, or 0 when seconds is not positive.
-func Rate(delta, seconds float64) float64 {
-	if !(seconds > 0) || math.IsNaN(delta) {
-		return 0
-	}
-	return delta / seconds
-}
-
-// CounterResets returns how many times a cumulative counter decreased between
-// consecutive valid samples (each one a restart). stats.md §6 rejects a run whose counter
-// decreases inside a phase unless the reset is documented; the caller decides.
-func CounterResets(values []float64) int {
-	resets := 0
-	prev, have := 0.0, false
-	for _, v := range values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			continue
-		}
-		if have && v < prev {
-			resets++
-		}
-		prev, have = v, true
-	}
-	return resets
-}

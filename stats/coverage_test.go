@@ -14,7 +14,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Coverage simulations (stats.md §5.1 and §9 C–E). Every replication has its own seeded
+// Coverage simulations. Every replication has its own seeded
 // generator and its own bootstrap seed, so the results are deterministic; replications
 // run in parallel, resampling inside each runs on one worker. Under -short the
 // replication counts drop tenfold (see reps) and the bands widen to ±3.5 binomial SEs;
@@ -63,7 +63,7 @@ type coverageFile struct {
 		MaxPooled float64 `json:"max_pooled"`
 		// MinCovDefault, when set, is the bound for the default options, which are
 		// two-stage only in this cell (RUN_LEVEL_UNAVAILABLE); MinCov then applies to
-		// RunLevelMinTail = 1 (the memo's union).
+		// RunLevelMinTail = 1 (the reference union).
 		MinCovDefault float64 `json:"min_cov_default"`
 	} `json:"runs"`
 }
@@ -125,7 +125,7 @@ func simOptions(seed uint64) Options {
 	return opt
 }
 
-// §9 C11, C12: single-sample percentile-bootstrap coverage within the band.
+// single-sample percentile-bootstrap coverage within the band.
 func TestCoverageIID(t *testing.T) {
 	heavy(t)
 	var f coverageFile
@@ -144,7 +144,7 @@ func TestCoverageIID(t *testing.T) {
 				} else {
 					x = lognormal(r, c.N, 0, 1)
 				}
-				e := EstimateQuantile([][]float64{x}, c.P, 0, simOptions(uint64(i)))
+				e := estimateOne([][]float64{x}, c.P, 0, simOptions(uint64(i)))
 				cover[i] = e.Lo <= truth && truth <= e.Hi
 				below[i] = e.Hi < truth
 			})
@@ -158,17 +158,17 @@ func TestCoverageIID(t *testing.T) {
 	}
 }
 
-// §9 C13: (n = 200, p99) has a tail count of 2 and must be flagged, not interval-ed.
+// (n = 200, p99) has a tail count of 2 and must be flagged, not interval-ed.
 func TestCoverageInsufficientFlag(t *testing.T) {
 	for i := 0; i < 50; i++ {
-		e := EstimateQuantile([][]float64{lognormal(newRand(uint64(i)), 200, 0, 1)}, 0.99, 0, simOptions(uint64(i)))
+		e := estimateOne([][]float64{lognormal(newRand(uint64(i)), 200, 0, 1)}, 0.99, 0, simOptions(uint64(i)))
 		if !slices.Contains(e.Flags, FlagInsufficientData) || e.Method != MethodNone {
 			t.Fatalf("rep %d: flags %v method %s; want INSUFFICIENT_DATA, none", i, e.Flags, e.Method)
 		}
 	}
 }
 
-// §9 C14: the basic (reverse-percentile) interval undercovers at (n = 1000, p99), which
+// the basic (reverse-percentile) interval undercovers at (n = 1000, p99), which
 // is why the percentile interval is the default.
 func TestCoverageBasicIsNotDefault(t *testing.T) {
 	heavy(t)
@@ -196,7 +196,7 @@ func TestCoverageBasicIsNotDefault(t *testing.T) {
 	}
 }
 
-// §9 D15, D16: two independent single-run configurations; false positives under the null,
+// two independent single-run configurations; false positives under the null,
 // coverage of the true ratio and power at 1.2x.
 func TestCoverageTwoSample(t *testing.T) {
 	heavy(t)
@@ -211,7 +211,7 @@ func TestCoverageTwoSample(t *testing.T) {
 				r := newRand(uint64(50000 + 1000*ci + i))
 				a := lognormal(r, c.N, 0, 1)
 				b := lognormal(r, c.N, math.Log(c.Factor), 1)
-				cmp := Compare([][]float64{a}, [][]float64{b}, c.P, 0, 0, simOptions(uint64(i)))
+				cmp := compareOne([][]float64{a}, [][]float64{b}, c.P, 0, 0, simOptions(uint64(i)))
 				reject[i] = cmp.RatioHi < 1 || cmp.RatioLo > 1
 				cover[i] = cmp.RatioLo <= c.Factor && c.Factor <= cmp.RatioHi
 			})
@@ -247,7 +247,7 @@ func TestCoverageTwoSample(t *testing.T) {
 }
 
 // genRuns draws G runs of n requests: log TTFT = u_r + e_rj, u_r ~ N(0, sb²), e a
-// stationary AR(1) with correlation rho and unit variance (stats.md E5).
+// stationary AR(1) with correlation rho and unit variance.
 func genRuns(r *rand.Rand, G, n int, sb, rho float64) [][]float64 {
 	runs := make([][]float64, G)
 	for g := range runs {
@@ -256,7 +256,7 @@ func genRuns(r *rand.Rand, G, n int, sb, rho float64) [][]float64 {
 	return runs
 }
 
-// §9 E17–E20: requests nested in runs (n_r = 500). Union coverage of the marginal
+// requests nested in runs (n_r = 500). Union coverage of the marginal
 // quantile, false positives of the comparison, the pooled-i.i.d. failure the analyzer
 // avoids, and the heterogeneity flag rate.
 func TestCoverageRuns(t *testing.T) {
@@ -277,7 +277,7 @@ func TestCoverageRuns(t *testing.T) {
 				r := newRand(uint64(90000 + 1000*ci + i))
 				X := genRuns(r, c.G, 500, c.SB, c.Rho)
 				opt := simOptions(uint64(i))
-				e := EstimateQuantile(X, c.P, 0, opt)
+				e := estimateOne(X, c.P, 0, opt)
 				coverDefault[i] = e.Lo <= truth && truth <= e.Hi
 				qflag[i] = slices.Contains(e.Flags, FlagRunHeterogeneity)
 				wantMethod, unavailable := MethodUnion, false
@@ -290,16 +290,16 @@ func TestCoverageRuns(t *testing.T) {
 				if c.MinCovDefault > 0 {
 					uopt := opt
 					uopt.RunLevelMinTail = 1
-					u := EstimateQuantile(X, c.P, 0, uopt)
+					u := estimateOne(X, c.P, 0, uopt)
 					cover[i] = u.Lo <= truth && truth <= u.Hi && u.Method == MethodUnion
 				}
 				if c.MaxPooled > 0 {
-					pe := EstimateQuantile([][]float64{slices.Concat(X...)}, c.P, 0, opt)
+					pe := estimateOne([][]float64{slices.Concat(X...)}, c.P, 0, opt)
 					pooled[i] = pe.Lo <= truth && truth <= pe.Hi
 				}
 				if c.MaxFP > 0 {
 					Y := genRuns(r, c.G, 500, c.SB, c.Rho)
-					cmp := Compare(X, Y, c.P, 0, 0, opt)
+					cmp := compareOne(X, Y, c.P, 0, 0, opt)
 					fp[i] = cmp.RatioHi < 1 || cmp.RatioLo > 1
 				}
 			})
@@ -365,15 +365,15 @@ func TestCoverageRuns(t *testing.T) {
 	}
 }
 
-// §9 E20: G = 1 is SINGLE_RUN, G = 2 is FEW_RUNS with a two-stage interval and a
+// G = 1 is SINGLE_RUN, G = 2 is FEW_RUNS with a two-stage interval and a
 // computed Cochran's Q.
 func TestRunCountFlags(t *testing.T) {
 	r := newRand(7)
-	e1 := EstimateQuantile(genRuns(r, 1, 500, 0.15, 0), 0.5, 0, DefaultOptions())
+	e1 := estimateOne(genRuns(r, 1, 500, 0.15, 0), 0.5, 0, DefaultOptions())
 	if !slices.Contains(e1.Flags, FlagSingleRun) || e1.Method != MethodIID || e1.HeterogeneityP != 1 {
 		t.Errorf("G=1: %s %v Q p %v; want iid, SINGLE_RUN, no Q", e1.Method, e1.Flags, e1.HeterogeneityP)
 	}
-	e2 := EstimateQuantile([][]float64{lognormal(r, 500, 0, 1), lognormal(r, 500, 0.8, 1)}, 0.5, 0, DefaultOptions())
+	e2 := estimateOne([][]float64{lognormal(r, 500, 0, 1), lognormal(r, 500, 0.8, 1)}, 0.5, 0, DefaultOptions())
 	if !slices.Contains(e2.Flags, FlagFewRuns) || e2.Method != MethodTwoStage || !slices.Contains(e2.Flags, FlagRunHeterogeneity) || e2.HeterogeneityP >= 0.10 {
 		t.Errorf("G=2, strong run effect: %s %v Q p %v; want two_stage, FEW_RUNS, RUN_HETEROGENEITY", e2.Method, e2.Flags, e2.HeterogeneityP)
 	}

@@ -2,7 +2,7 @@ package stats
 
 import "strings"
 
-// describe holds the report wording of every flag and method (stats.md §8.5, §8.3).
+// describe holds the report wording of every flag and interval method.
 var describe = []struct{ key, text string }{
 	{FlagInsufficientData, "fewer than 10 requests beyond the quantile: point estimate only, no interval, no verdict"},
 	{FlagLowTailCount, "10–49 requests beyond the quantile: the interval may undercover by 2–3 points"},

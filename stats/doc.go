@@ -1,7 +1,8 @@
-// Package stats is the pure numerics stage of the pipeline (ingest → stats → report):
-// it turns per-run samples (requests nested in runs) into quantile estimates with
-// confidence intervals, compares a candidate configuration with a baseline, and
-// computes counter deltas and rates.
+// Package stats is the numerics that package analysis calls while it decides
+// (ingest reads → analysis decides → report renders): it turns per-run samples
+// (requests nested in runs) into quantile estimates with confidence intervals,
+// compares a candidate configuration with a baseline, and computes counter deltas.
+// It imports no other kvbench package and knows no units: samples are plain numbers.
 //
 // The package does no I/O, no logging and reads no clock. Inputs are slices and an
 // Options struct with documented defaults; outputs are plain structs whose warnings
@@ -9,7 +10,7 @@
 // replicate block draws from its own PCG stream derived from (seed, stream, role,
 // quantile, block), so results are identical for a given seed whatever GOMAXPROCS is.
 //
-// Method (see ../shared/reference/stats.md §8):
+// Method:
 //   - Quantiles are Hyndman–Fan type 7 (numpy's default "linear", R's default) computed
 //     with numpy's lerp, so values are bit-identical with numpy.
 //   - One run: percentile bootstrap with the exact O(1)-per-replicate order-statistic
@@ -21,7 +22,8 @@
 //     interval on per-run log quantiles.
 //   - Comparisons pair bootstrap replicates of both arms, add a run-level Welch part when
 //     both arms have at least three runs, and report a verdict with a practical margin
-//     and a grade (decision-grade or provisional) with reasons.
+//     and a grade (decision-grade or provisional) with reasons. Verdict and Grade are
+//     typed numbers; the caller names them.
 //
 // The two-stage replicates are drawn exactly (same distribution as multinomial counts
 // over the pooled sorted data) in O(G·log N) per replicate with a binomial bridge over

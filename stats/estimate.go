@@ -8,7 +8,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// Flags attached to an Estimate or a Comparison (stats.md §8.5). They are data, for the
+// Flags attached to an Estimate or a Comparison. They are data, for the
 // report to print; none of them is an error.
 const (
 	FlagInsufficientData     = "INSUFFICIENT_DATA"      // tail count n·min(p, 1-p) < 10: no interval, no verdict
@@ -50,7 +50,7 @@ type Options struct {
 	// Seed is the root of every random stream; print it in the report.
 	Seed uint64
 	// Stream distinguishes independent samples analysed with the same seed (for example a
-	// hash of the group keys). Compare uses Stream for the baseline and Stream+1 for the
+	// hash of the group keys). CompareQuantiles uses Stream for the baseline and Stream+1 for the
 	// candidate.
 	Stream uint64
 	// Margin is the practical-equivalence margin δ for ratios: equivalent when the ratio
@@ -66,9 +66,9 @@ type Options struct {
 	// not depend on it.
 	Workers int
 	// RunLevelMinTail is the number of requests beyond the quantile every run needs before
-	// the run-level t interval joins the union (default 10, stats.md §8.3; below it the
+	// the run-level t interval joins the union (default 10; below it the
 	// estimate is two-stage only and flagged RUN_LEVEL_UNAVAILABLE). Setting 1 reproduces
-	// the union of the memo's E5b simulation, which applied the run-level part at p99 with
+	// the union of the reference E5b simulation, which applied the run-level part at p99 with
 	// 500 requests per run.
 	RunLevelMinTail int
 	// SingleRunOrderStat reports the distribution-free order-statistic interval instead
@@ -181,17 +181,12 @@ func tailCount(n int, p float64) int {
 	return int(math.Floor(float64(n)*math.Min(p, 1-p) + 1e-9))
 }
 
-// EstimateQuantile estimates the p-quantile of a configuration from its runs (requests
-// nested in runs; each run in request-start order) with the interval method of
-// stats.md §8.3, and the flags of §8.5. failures is the number of failed or timed-out
-// requests (censored above the timeout). See EstimateQuantiles for several quantiles.
-func EstimateQuantile(runs [][]float64, p float64, failures int, opt Options) Estimate {
-	return EstimateQuantiles(runs, []float64{p}, failures, opt)[0]
-}
-
-// EstimateQuantiles is EstimateQuantile for several quantiles, sorting the data once.
-// Each quantile uses its own random streams, so its result does not depend on which
-// other quantiles are requested.
+// EstimateQuantiles estimates the ps-quantiles of a configuration from its runs
+// (requests nested in runs; each run in request-start order) with the interval method
+// chosen by the number of runs (see the package documentation) and the minimum-sample
+// flags, sorting the data once. failures is the number of failed or timed-out requests
+// (censored above the timeout). Each quantile uses its own random streams, so its result
+// does not depend on which other quantiles are requested.
 func EstimateQuantiles(runs [][]float64, ps []float64, failures int, opt Options) []Estimate {
 	opt = opt.normalized()
 	s := prepare(runs)
@@ -244,23 +239,38 @@ func (s *sample) estimate(p float64, failures int, opt Options, stream uint64) (
 	if e.Autocorr > 0.1 {
 		e.Flags = append(e.Flags, FlagWithinRunCorrelation)
 	}
-	alpha := (1 - opt.Confidence) / 2
-	var reps []float64
 	if G == 1 {
-		reps = BootstrapQuantile(s.all, p, opt.Resamples, opt.Seed, stream, opt.Workers)
-		e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
-		e.Method = MethodIID
-		if opt.SingleRunOrderStat {
-			if lo, hi, ok := OrderStatInterval(e.N, p, opt.Confidence); ok {
-				e.Lo, e.Hi = s.all[lo-1], s.all[hi-1]
-				e.Method = MethodOrderStat
-				e.Confidence = OrderStatCoverage(e.N, lo, hi, p)
-			}
-		}
-		return e, reps
+		return e, s.singleRunInterval(&e, p, opt, stream)
 	}
+	return e, s.multiRunInterval(&e, p, opt, stream)
+}
+
+// singleRunInterval sets the interval of a one-run estimate: the percentile
+// bootstrap with the order-statistic sampler, or the distribution-free
+// order-statistic interval when asked for and it exists. It returns the
+// bootstrap replicates.
+func (s *sample) singleRunInterval(e *Estimate, p float64, opt Options, stream uint64) []float64 {
+	alpha := (1 - opt.Confidence) / 2
+	reps := BootstrapQuantile(s.all, p, opt.Resamples, opt.Seed, stream, opt.Workers)
+	e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
+	e.Method = MethodIID
+	if opt.SingleRunOrderStat {
+		if lo, hi, ok := OrderStatInterval(e.N, p, opt.Confidence); ok {
+			e.Lo, e.Hi = s.all[lo-1], s.all[hi-1]
+			e.Method = MethodOrderStat
+			e.Confidence = OrderStatCoverage(e.N, lo, hi, p)
+		}
+	}
+	return reps
+}
+
+// multiRunInterval sets the interval of an estimate over several runs: the
+// two-stage bootstrap, Cochran's Q across runs, and from three runs the
+// union with the run-level t interval. It returns the two-stage replicates.
+func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream uint64) []float64 {
+	alpha := (1 - opt.Confidence) / 2
 	key := streamKey{seed: opt.Seed, stream: stream, role: roleTwoStage, p: p}
-	reps = s.pl.twoStageReplicates(p, opt.TwoStageResamples, key, opt.Workers)
+	reps := s.pl.twoStageReplicates(p, opt.TwoStageResamples, key, opt.Workers)
 	e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
 	e.Method = MethodTwoStage
 
@@ -278,7 +288,7 @@ func (s *sample) estimate(p float64, failures int, opt Options, stream uint64) (
 			e.Flags = append(e.Flags, FlagRunHeterogeneity)
 		}
 	}
-	if G >= 3 {
+	if e.Runs >= 3 {
 		if positive && s.runTailsOK(p, opt.RunLevelMinTail) {
 			lo, hi := runLevelInterval(e.PerRun, opt.Confidence)
 			e.Lo, e.Hi = math.Min(e.Lo, lo), math.Max(e.Hi, hi)
@@ -287,7 +297,7 @@ func (s *sample) estimate(p float64, failures int, opt Options, stream uint64) (
 			e.Flags = append(e.Flags, FlagRunLevelUnavailable)
 		}
 	}
-	return e, reps
+	return reps
 }
 
 // runTailsOK reports whether every run has at least minTail requests beyond the quantile.

@@ -92,7 +92,7 @@ func reps(full int) int {
 func heavy(t *testing.T) {
 	t.Helper()
 	if raceEnabled {
-		t.Skip("coverage simulation skipped under -race (run go test ./stats/ without -race for stats.md §9 C–E)")
+		t.Skip("coverage simulation skipped under -race (run go test ./stats/ without -race)")
 	}
 }
 
@@ -104,4 +104,14 @@ func band(lo, hi float64, nominal float64, r, full int) (float64, float64) {
 	}
 	se := math.Sqrt(nominal * (1 - nominal) / float64(r))
 	return math.Min(lo, nominal-3.5*se), math.Max(hi, nominal+3.5*se)
+}
+
+// estimateOne estimates one quantile.
+func estimateOne(runs [][]float64, p float64, failures int, opt Options) Estimate {
+	return EstimateQuantiles(runs, []float64{p}, failures, opt)[0]
+}
+
+// compareOne compares one quantile.
+func compareOne(baseline, candidate [][]float64, p float64, baseFailures, candFailures int, opt Options) Comparison {
+	return CompareQuantiles(baseline, candidate, []float64{p}, baseFailures, candFailures, opt)[0]
 }

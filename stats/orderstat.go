@@ -8,7 +8,7 @@ import (
 )
 
 // osSampler draws exact bootstrap replicates of the type-7 quantile of one sorted
-// i.i.d. sample in O(1) each (stats.md §7 trick 1): the k-th smallest of n resampled
+// i.i.d. sample in O(1) each: the k-th smallest of n resampled
 // values is x(⌈n·U(k)⌉) with U(k) ~ Beta(k, n-k+1), and the next order statistic is
 // U(k) + (1-U(k))·Beta(1, n-k).
 type osSampler struct {
@@ -120,30 +120,4 @@ func OrderStatInterval(n int, p, conf float64) (lo, hi int, ok bool) {
 // P(lo <= Binomial(n, p) <= hi-1) of the ranks returned by OrderStatInterval.
 func OrderStatCoverage(n, lo, hi int, p float64) float64 {
 	return binomCDF(hi-1, n, p) - binomCDF(lo-1, n, p)
-}
-
-// ExactBootstrapRanks returns the 1-based ranks (jlo, jhi) of the lower and upper
-// percentile-interval endpoints of the exact (B → ∞) bootstrap distribution of the
-// type-1 p-quantile x(k), k = ⌈np⌉, of n observations: jlo = min{j : P(Binomial(n, j/n) >= k) >= (1-conf)/2}
-// and jhi likewise for (1+conf)/2. They depend only on (n, p, conf).
-func ExactBootstrapRanks(n int, p, conf float64) (jlo, jhi int) {
-	if n <= 0 || !(p > 0 && p <= 1) {
-		return 0, 0
-	}
-	k := int(math.Ceil(float64(n) * p))
-	a := (1 - conf) / 2
-	cdfJ := func(j int) float64 { return 1 - binomCDF(k-1, n, float64(j)/float64(n)) }
-	find := func(level float64) int {
-		lo, hi := 1, n // cdfJ is nondecreasing in j; cdfJ(n) = 1
-		for lo < hi {
-			mid := (lo + hi) / 2
-			if cdfJ(mid) >= level {
-				hi = mid
-			} else {
-				lo = mid + 1
-			}
-		}
-		return lo
-	}
-	return find(a), find(1 - a)
 }

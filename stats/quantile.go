@@ -1,9 +1,6 @@
 package stats
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // lerp is numpy's _lerp: a+(b-a)*t, computed as b-(b-a)*(1-t) when t >= 0.5.
 // Note: the textbook (1-t)*a+t*b differs from numpy in the last ulp for some inputs,
@@ -31,20 +28,4 @@ func Quantile(sorted []float64, p float64) float64 {
 		return sorted[n-1]
 	}
 	return lerp(sorted[k], sorted[k+1], h-float64(k))
-}
-
-// QuantileOf is Quantile on a sorted copy of x; x is not modified.
-func QuantileOf(x []float64, p float64) float64 {
-	s := slices.Clone(x)
-	slices.Sort(s)
-	return Quantile(s, p)
-}
-
-// Quantiles returns Quantile(sorted, p) for every p in ps.
-func Quantiles(sorted []float64, ps []float64) []float64 {
-	out := make([]float64, len(ps))
-	for i, p := range ps {
-		out[i] = Quantile(sorted, p)
-	}
-	return out
 }

@@ -26,14 +26,14 @@ func TestCompareRunMeans(t *testing.T) {
 	}
 	same := CompareRunMeans(base, []float64{100.5, 101, 99.5, 100, 100.2}, opt)
 	if same.Verdict != VerdictEquivalent {
-		t.Errorf("same throughput: verdict %s ratio [%v, %v]", same.Verdict, same.RatioLo, same.RatioHi)
+		t.Errorf("same throughput: verdict %v ratio [%v, %v]", same.Verdict, same.RatioLo, same.RatioHi)
 	}
 	opt.HigherIsBetter = false
 	if lat := CompareRunMeans(base, []float64{130, 128, 133, 131, 129}, opt); lat.Verdict != VerdictWorse {
-		t.Errorf("lower is better: %s", lat.Verdict)
+		t.Errorf("lower is better: %v", lat.Verdict)
 	}
 	if one := CompareRunMeans([]float64{1}, []float64{2, 3}, opt); one.Verdict != VerdictInsufficient {
-		t.Errorf("one baseline run: %s", one.Verdict)
+		t.Errorf("one baseline run: %v", one.Verdict)
 	}
 }
 

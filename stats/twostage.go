@@ -121,7 +121,7 @@ func multiplicities(r *rand.Rand, m []int) {
 // replicate draws one two-stage bootstrap replicate of the pooled type-7 p-quantile:
 // run multiplicities m ~ Multinomial(G, 1/G), then m_r·n_r draws with replacement from
 // run r. Instead of materializing counts (O(N)), it descends the pooled order with a
-// binomial bridge (stats.md §7 trick 7): given c_r resampled draws from run r in the
+// binomial bridge: given c_r resampled draws from run r in the
 // global position range [a, b), the number in [a, mid) is
 // Binomial(c_r, (#run r in [a, mid)) / (#run r in [a, b))). O(G·log N) per replicate,
 // same distribution as the counts scan.
@@ -245,45 +245,6 @@ func (pl *pooled) descend(r *rand.Rand, a, b, rk int, lo, hi, c, split, xcnt, le
 		}
 	}
 	return a
-}
-
-// replicateCounts is the O(N) reference implementation (stats.md §7 trick 2): it
-// materializes the multinomial counts per global position and scans them. Used in tests
-// to check that the bridge has the same distribution.
-func (pl *pooled) replicateCounts(r *rand.Rand, p float64, cnt []int32, m []int) float64 {
-	G := len(pl.n)
-	multiplicities(r, m)
-	clear(cnt)
-	M := 0
-	for q := 0; q < G; q++ {
-		draws := m[q] * pl.n[q]
-		M += draws
-		for d := 0; d < draws; d++ {
-			cnt[pl.pos[q][r.IntN(pl.n[q])]]++
-		}
-	}
-	h := float64(M-1) * p
-	k := int(math.Floor(h))
-	g := h - float64(k)
-	if k >= M-1 {
-		k, g = M-1, 0
-	}
-	c := 0
-	v1, v2 := math.NaN(), math.NaN()
-	for i, v := range cnt {
-		c += int(v)
-		if math.IsNaN(v1) && c > k {
-			v1 = pl.vals[i]
-		}
-		if c > k+1 {
-			v2 = pl.vals[i]
-			break
-		}
-	}
-	if g == 0 || math.IsNaN(v2) {
-		return v1
-	}
-	return lerp(v1, v2, g)
 }
 
 // twoStageReplicates returns B two-stage replicates of the pooled p-quantile.

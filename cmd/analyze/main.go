@@ -1,7 +1,7 @@
 // Command analyze merges kvbench run bundles, computes percentile
 // statistics with intervals and B2-vs-B1 comparisons, and renders
-// report.md, summary.json and plots. It is a thin adapter over packages
-// ingest, stats and report.
+// report.md, summary.json and plots. It is a thin adapter over the three
+// stages: ingest reads, analysis decides, report renders.
 package main
 
 import (
@@ -9,25 +9,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"kvbench/internal/cli"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"kvbench/analysis"
 	"kvbench/ingest"
+	"kvbench/internal/cli"
 	"kvbench/report"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
+// run is main without the process: tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:     "analyze",
@@ -45,21 +40,17 @@ func newReportCmd() *cobra.Command {
 		since               string
 		seed                uint64
 		baseline, candidate string
+		phases              []string
 	)
 	cmd := &cobra.Command{
 		Use:   "report PATH...",
 		Short: "Write report.md, summary.json and plots for the runs under PATH",
 		Example: `  analyze report results/ --out out/
   analyze report results/run_a results/run_b --out out/ --phase replay`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cli.Exit(cli.ExitUsage, errors.New("report needs at least one PATH (a run directory or a folder of runs)"))
-			}
-			return nil
-		},
+		Args: needPaths("report"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return cli.Exit(cli.ExitUsage, errors.New("--out DIR is required"))
+				return errNoOut
 			}
 			if since != "" {
 				t, err := time.Parse(time.RFC3339, since)
@@ -72,30 +63,24 @@ func newReportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(ds.Bundles) == 0 {
-				for _, s := range ds.Skipped {
-					fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
-				}
+			a := analysis.New(analysis.Options{Seed: seed, Baseline: baseline, Candidate: candidate, Phases: phases})
+			a.AddDataset(ds)
+			printSkipped(cmd, ds.Skipped)
+			if a.Len() == 0 {
 				return errors.New("no usable runs (every bundle found was skipped or filtered out)")
 			}
-			sum := ingest.Analyze(ds, ingest.Options{Seed: seed, Baseline: baseline, Candidate: candidate})
-			path, err := report.Write(out, sum)
+			path, err := report.Write(out, a.Summary())
 			if err != nil {
 				return err
 			}
-			for _, s := range ds.Skipped {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "report: %s (%d runs)\n", path, len(ds.Bundles))
+			fmt.Fprintf(cmd.OutOrStdout(), "report: %s (%d runs)\n", path, a.Len())
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory for report.md, summary.json and plots/")
-	f.StringSliceVar(&filter.Scenarios, "scenario", nil, "only these scenarios")
-	f.StringSliceVar(&filter.Phases, "phase", nil, "only these phases (warmup is always excluded)")
-	f.StringSliceVar(&filter.TierModes, "tier-mode", nil, "only these tier modes")
-	f.StringSliceVar(&filter.Runs, "run", nil, "only these run ids")
+	filterFlags(f, &filter)
+	f.StringSliceVar(&phases, "phase", nil, "only these phases (warmup is always excluded)")
 	f.StringVar(&since, "since", "", "only runs started at or after this RFC 3339 time")
 	f.Uint64Var(&seed, "seed", 1, "seed of the bootstrap")
 	f.StringVar(&baseline, "baseline", "B1", "baseline arm")
@@ -115,24 +100,17 @@ func newExportCmd() *cobra.Command {
 valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs directly.`,
 		Example: `  analyze export results/ --out dataset/
   duckdb -c "SELECT tier_mode, quantile_cont(ttft_ns/1e6, 0.99) FROM read_parquet('dataset/requests/*/*/*/*.parquet', hive_partitioning=true) WHERE error_kind='' GROUP BY ALL"`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return cli.Exit(cli.ExitUsage, errors.New("export needs at least one PATH (a run directory or a folder of runs)"))
-			}
-			return nil
-		},
+		Args: needPaths("export"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
-				return cli.Exit(cli.ExitUsage, errors.New("--out DIR is required"))
+				return errNoOut
 			}
 			bundles, skipped, err := ingest.Discover(args, filter)
 			if err != nil {
 				return err
 			}
 			st, more, err := ingest.Export(bundles, out)
-			for _, s := range append(skipped, more...) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
-			}
+			printSkipped(cmd, append(skipped, more...))
 			if err != nil {
 				return err
 			}
@@ -145,8 +123,33 @@ valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs direc
 	}
 	f := cmd.Flags()
 	f.StringVar(&out, "out", "", "output directory of the dataset")
+	filterFlags(f, &filter)
+	return cmd
+}
+
+// printSkipped lists on stderr the bundles that were not used, with why.
+func printSkipped(cmd *cobra.Command, skipped []ingest.Skipped) {
+	for _, s := range skipped {
+		fmt.Fprintf(cmd.ErrOrStderr(), "skipped %s: %s\n", s.Path, s.Reason)
+	}
+}
+
+// needPaths is the argument check of the commands that read bundles.
+func needPaths(name string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cli.Usage("%s needs at least one PATH (a run directory or a folder of runs)", name)
+		}
+		return nil
+	}
+}
+
+// errNoOut is the usage error of a command run without --out.
+var errNoOut = cli.Exit(cli.ExitUsage, errors.New("--out DIR is required"))
+
+// filterFlags binds the run selection flags both commands take.
+func filterFlags(f *pflag.FlagSet, filter *ingest.Filter) {
 	f.StringSliceVar(&filter.Scenarios, "scenario", nil, "only these scenarios")
 	f.StringSliceVar(&filter.TierModes, "tier-mode", nil, "only these tier modes")
 	f.StringSliceVar(&filter.Runs, "run", nil, "only these run ids")
-	return cmd
 }

@@ -51,8 +51,9 @@ func Usage(format string, a ...any) error {
 	return &Error{Code: ExitUsage, Err: fmt.Errorf(format, a...)}
 }
 
-// Main runs a command's run function as the process: SIGINT and SIGTERM
-// cancel its context, and what it returns is the exit code.
+// Main runs a command as the process: run gets a context that SIGINT and
+// SIGTERM cancel, the arguments and the standard streams, and its result
+// is the exit code.
 func Main(run func(ctx context.Context, args []string, stdout, stderr io.Writer) int) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

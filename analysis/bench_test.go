@@ -1,4 +1,4 @@
-package ingest
+package analysis_test
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"kvbench/analysis"
+	"kvbench/ingest"
 	"kvbench/results"
 )
 
@@ -56,9 +58,10 @@ func writeBigBundles(b *testing.B, dir string, runs, perRun int) {
 // BenchmarkAnalyze measures the whole analysis (read, group, every interval
 // and comparison with 10,000 resamples) over N request rows in 10 runs and
 // reports the peak Go heap. 1M rows by default; KVBENCH_BENCH_ROWS=10000000
-// runs the 10-million-row target.
+// runs the 10-million-row target. load_s is reading and grouping
+// (ingest and Analyzer.Add), stats_s the statistics (Analyzer.Summary).
 //
-//	go test -run '^$' -bench Analyze -benchtime 1x ./ingest
+//	go test -run '^$' -bench Analyze -benchtime 1x ./analysis
 func BenchmarkAnalyze(b *testing.B) {
 	rows := 1_000_000
 	if s := os.Getenv("KVBENCH_BENCH_ROWS"); s != "" {
@@ -70,37 +73,44 @@ func BenchmarkAnalyze(b *testing.B) {
 	b.Logf("wrote %d rows in %s", rows, time.Since(t0))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var peak uint64
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			var ms runtime.MemStats
-			for {
-				runtime.ReadMemStats(&ms)
-				peak = max(peak, ms.HeapInuse)
-				select {
-				case <-stop:
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
-		}()
+		stop, peak := watchHeap()
 		t1 := time.Now()
-		ds, err := Load([]string{dir}, Filter{})
+		ds, err := ingest.Load([]string{dir}, ingest.Filter{})
 		if err != nil {
 			b.Fatal(err)
 		}
+		a := analysis.New(analysis.Options{Seed: 1, Baseline: "B1", Candidate: "B2", Resamples: 10000})
+		a.AddDataset(ds)
 		t2 := time.Now()
-		s := Analyze(ds, Options{Seed: 1, Baseline: "B1", Candidate: "B2", Resamples: 10000})
+		s := a.Summary()
 		b.ReportMetric(t2.Sub(t1).Seconds(), "load_s")
 		b.ReportMetric(time.Since(t2).Seconds(), "stats_s")
-		close(stop)
-		<-done
+		stop()
 		if len(s.Comparisons) == 0 {
 			b.Fatal("no comparisons")
 		}
-		b.ReportMetric(float64(peak)/(1<<20), "peak_heap_MB")
+		b.ReportMetric(float64(*peak)/(1<<20), "peak_heap_MB")
 		b.ReportMetric(float64(rows), "rows")
 	}
+}
+
+// watchHeap samples the Go heap every 50 ms until stop is called; *peak is
+// the largest HeapInuse seen.
+func watchHeap() (stop func(), peak *uint64) {
+	peak = new(uint64)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			*peak = max(*peak, ms.HeapInuse)
+			select {
+			case <-quit:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { close(quit); <-done }, peak
 }

@@ -1,8 +1,7 @@
-package ingest
+package analysis_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"kvbench/analysis"
+	"kvbench/ingest"
 	"kvbench/report"
 	"kvbench/results"
 )
@@ -86,49 +87,41 @@ func fixtureBundles(t *testing.T, root string) {
 	}
 }
 
+// analyze runs the pipeline over the bundles under root, as analyze
+// report does.
+func analyze(t testing.TB, root string, opt analysis.Options) *analysis.Summary {
+	t.Helper()
+	ds, err := ingest.Load([]string{root}, ingest.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := analysis.New(opt)
+	a.AddDataset(ds)
+	return a.Summary()
+}
+
+// TestGoldenReport holds the bytes of report.md and summary.json for a
+// fixed set of bundles: ingest, analysis and report together.
 func TestGoldenReport(t *testing.T) {
 	root := t.TempDir()
 	fixtureBundles(t, root)
-	ds, err := Load([]string{root}, Filter{})
-	if err != nil {
+	s := analyze(t, root, analysis.Options{Seed: 1, Baseline: "B1", Candidate: "B2", Resamples: 400})
+	var md, js bytes.Buffer
+	if err := report.Markdown(&md, s); err != nil {
 		t.Fatal(err)
 	}
-	s := Analyze(ds, Options{Seed: 1, Baseline: "B1", Candidate: "B2", Resamples: 400})
-	got := report.Markdown(s, nil)
-	golden := filepath.Join("testdata", "report.golden.md")
-	if *update {
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ingest -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("report differs from %s (go test ./ingest -run Golden -update to accept); got:\n%s", golden, got)
+	if err := report.JSON(&js, s); err != nil {
+		t.Fatal(err)
 	}
 	// summary.json is what scripts read: its bytes are held too.
-	js, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	js = append(bytes.ReplaceAll(js, []byte(root), []byte("ROOT")), '\n')
-	goldenJSON := filepath.Join("testdata", "summary.golden.json")
-	if *update {
-		os.WriteFile(goldenJSON, js, 0o644)
-	}
-	wantJSON, err := os.ReadFile(goldenJSON)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ingest -update to create)", err)
-	}
-	if !bytes.Equal(js, wantJSON) {
-		t.Errorf("summary.json differs from %s (go test ./ingest -run Golden -update to accept)", goldenJSON)
-	}
+	checkGolden(t, "report.golden.md", md.Bytes())
+	checkGolden(t, "summary.golden.json", bytes.ReplaceAll(js.Bytes(), []byte(root), []byte("ROOT")))
 	// The planted effect and the evidence come out.
 	found := false
 	for _, c := range s.Comparisons {
-		if c.Phase == "replay" && c.Metric == "ttft_ms" && c.P == 0.5 {
+		if c.Phase == results.PhaseReplay && c.Metric == results.MetricTTFT && c.P == 0.5 {
 			found = true
-			if c.Verdict != "better" || c.Ratio > 0.5 {
+			if c.Verdict != results.VerdictBetter || c.Ratio > 0.5 {
 				t.Errorf("replay p50: verdict %s ratio %v; want better, about 0.4", c.Verdict, c.Ratio)
 			}
 		}
@@ -137,12 +130,28 @@ func TestGoldenReport(t *testing.T) {
 		t.Error("no replay p50 comparison")
 	}
 	for _, r := range s.Rehydrate {
-		want := RehydrateGated
+		want := results.RehydrateGated
 		if r.Arm == "B2" {
-			want = RehydrateObserved
+			want = results.RehydrateObserved
 		}
 		if r.Verdict != want {
 			t.Errorf("%s: rehydrate %s; want %s", r.RunID, r.Verdict, want)
 		}
+	}
+}
+
+// checkGolden compares got with testdata/name, or rewrites it with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
+	if *update {
+		os.WriteFile(golden, got, 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./analysis -run Golden -update to create)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test ./analysis -run Golden -update to accept); got:\n%s", golden, got)
 	}
 }
