@@ -235,26 +235,18 @@ func (c Config) Validate() error {
 	if c.Model == "" {
 		errs = append(errs, errors.New("model: empty"))
 	}
-	if c.BlockTokens < 1 {
-		errs = append(errs, fmt.Errorf("block tokens %d: want at least 1", c.BlockTokens))
-	}
-	if c.BytesPerToken < 1 {
-		errs = append(errs, fmt.Errorf("bytes per token %d: want at least 1", c.BytesPerToken))
-	}
-	if c.GPUBlocks < 1 {
-		errs = append(errs, fmt.Errorf("gpu blocks %d: want at least 1", c.GPUBlocks))
-	}
-	if c.CPUBlocks < 0 || c.DiskBlocks < 0 {
-		errs = append(errs, fmt.Errorf("cpu blocks %d, disk blocks %d: want at least 0", c.CPUBlocks, c.DiskBlocks))
-	}
-	if c.DiskBlockFileBytes < 0 {
-		errs = append(errs, fmt.Errorf("disk block file bytes %d: want at least 0", c.DiskBlockFileBytes))
-	}
-	if c.MaxBatch < 1 {
-		errs = append(errs, fmt.Errorf("max batch %d: want at least 1", c.MaxBatch))
-	}
-	if c.MaxNumTokens < 1 {
-		errs = append(errs, fmt.Errorf("max num tokens %d: want at least 1", c.MaxNumTokens))
+	for _, m := range []struct {
+		name     string
+		v, least int64
+	}{
+		{"block tokens", int64(c.BlockTokens), 1}, {"bytes per token", c.BytesPerToken, 1}, {"gpu blocks", int64(c.GPUBlocks), 1},
+		{"cpu blocks", int64(c.CPUBlocks), 0}, {"disk blocks", int64(c.DiskBlocks), 0},
+		{"disk block file bytes", int64(c.DiskBlockFileBytes), 0},
+		{"max batch", int64(c.MaxBatch), 1}, {"max num tokens", int64(c.MaxNumTokens), 1},
+	} {
+		if m.v < m.least {
+			errs = append(errs, fmt.Errorf("%s %d: want at least %d", m.name, m.v, m.least))
+		}
 	}
 	if !(c.TimeScale >= 0) || math.IsInf(c.TimeScale, 0) {
 		errs = append(errs, fmt.Errorf("time scale %v: want a number ≥ 0", c.TimeScale))

@@ -169,29 +169,32 @@ func (e *expo) appendFloat(b []byte, v float64) []byte {
 	return append(b, formatRust(v)...)
 }
 
+// nonFinite spells +Inf, -Inf and NaN as both Prometheus clients do.
+func nonFinite(v float64) (string, bool) {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf", true
+	case math.IsInf(v, -1):
+		return "-Inf", true
+	case math.IsNaN(v):
+		return "NaN", true
+	}
+	return "", false
+}
+
 // formatRust prints v as Rust's {} does for f64 (shortest round-trip
 // digits, never an exponent), with rust-prometheus's +Inf/-Inf/NaN.
 func formatRust(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
+	if s, ok := nonFinite(v); ok {
+		return s
 	}
 	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // formatPython prints v as Python's repr(float) does (1024.0, 0.5, 1e-05).
 func formatPython(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
+	if s, ok := nonFinite(v); ok {
+		return s
 	}
 	a := math.Abs(v)
 	if a != 0 && (a < 1e-4 || a >= 1e16) {
