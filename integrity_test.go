@@ -1,7 +1,11 @@
 package kvbench_test
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"kvbench/results"
@@ -42,36 +46,57 @@ func answerChanges(rows []results.Request) (compared, changed map[string]int) {
 }
 
 // TestAnswerMatchCatchesCorruptDiskOnboard: with wrong KV on 30% of disk
-// onboards, B2's replayed answers change and B1's (no disk tier) do not;
-// with no corruption nothing changes.
+// onboards in B2 (and the same setting in B1, which has no disk tier),
+// B2's replayed answers change, B1's do not, and analyze reports an
+// integrity finding on B2; with no corruption in either arm, nothing
+// changes and there is no finding.
 func TestAnswerMatchCatchesCorruptDiskOnboard(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end to end")
 	}
-	capture, _ := binaries(t)
-	res := t.TempDir()
-	for _, c := range []struct {
-		id, tier, kv, corrupt string
-		wantChanged           bool
-	}{
-		{"b1_corrupt", "B1", "cpu_only", "0.3", false},
-		{"b2_corrupt", "B2", "cpu_disk", "0.3", true},
-		{"b2_clean", "B2", "cpu_disk", "0", false},
-	} {
-		compared, changed := answerChanges(integrityRun(t, capture, res, c.id, c.tier, c.kv, c.corrupt))
-		t.Logf("%s: compared %v, changed %v", c.id, compared, changed)
-		if compared[results.PhaseReplay] < 20 {
-			t.Errorf("%s: %d replay answers compared; want the 40 replayed prompts (%v)", c.id, compared[results.PhaseReplay], compared)
+	capture, analyze := binaries(t)
+	for _, corrupt := range []string{"0.3", "0"} {
+		res := t.TempDir()
+		for _, c := range []struct{ id, tier, kv string }{{"b1", "B1", "cpu_only"}, {"b2", "B2", "cpu_disk"}} {
+			compared, changed := answerChanges(integrityRun(t, capture, res, c.id, c.tier, c.kv, corrupt))
+			t.Logf("corrupt %s, %s: compared %v, changed %v", corrupt, c.id, compared, changed)
+			if compared[results.PhaseReplay] < 20 {
+				t.Errorf("corrupt %s, %s: %d replay answers compared; want the 40 replayed prompts", corrupt, c.id, compared[results.PhaseReplay])
+			}
+			n := changed[results.PhaseReplay]
+			switch {
+			case corrupt != "0" && c.tier == "B2" && (n < 4 || n > 24):
+				t.Errorf("corrupt %s, %s: %d of %d replayed answers changed; want about 30%%", corrupt, c.id, n, compared[results.PhaseReplay])
+			case (corrupt == "0" || c.tier == "B1") && len(changed) > 0:
+				t.Errorf("corrupt %s, %s: answers changed (%v); want none", corrupt, c.id, changed)
+			}
 		}
-		total := 0
-		for _, n := range changed {
-			total += n
+		out := filepath.Join(t.TempDir(), "report")
+		runCmd(t, 0, analyze, "report", res, "--out", out)
+		var sum struct {
+			Integrity struct {
+				Finding bool
+				Arms    []struct {
+					Arm               string
+					Compared, Changed int
+				}
+			}
+			Comparisons []struct{ Flags []string }
 		}
-		switch {
-		case c.wantChanged && (changed[results.PhaseReplay] < 4 || changed[results.PhaseReplay] > 24):
-			t.Errorf("%s: %d of %d replayed answers changed; want about 30%%", c.id, changed[results.PhaseReplay], compared[results.PhaseReplay])
-		case !c.wantChanged && total > 0:
-			t.Errorf("%s: %d answers changed (%v); want none", c.id, total, changed)
+		js, err := os.ReadFile(filepath.Join(out, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(js, &sum); err != nil {
+			t.Fatal(err)
+		}
+		md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+		want := corrupt != "0"
+		if sum.Integrity.Finding != want || strings.Contains(string(md), "sign of wrong KV") != want {
+			t.Errorf("corrupt %s: integrity finding %v (arms %+v); want %v", corrupt, sum.Integrity.Finding, sum.Integrity.Arms, want)
+		}
+		if want && (len(sum.Comparisons) == 0 || !slices.Contains(sum.Comparisons[0].Flags, "KV_INTEGRITY")) {
+			t.Errorf("corrupt %s: comparisons not flagged KV_INTEGRITY", corrupt)
 		}
 	}
 }

@@ -27,6 +27,9 @@ type Options struct {
 	Phases []string
 	// Rehydrate tunes the tier-evidence heuristics.
 	Rehydrate RehydrateOptions
+	// MaxAnswerChange is the share of changed repeated answers above which
+	// a run is flagged (0: DefaultMaxAnswerChange).
+	MaxAnswerChange float64
 }
 
 // DefaultQuantiles are the percentiles every table reports.
@@ -51,6 +54,7 @@ type Analyzer struct {
 	phaseIO   []PhaseIO
 	ioSeries  []IOSeries
 	tiers     tierPool
+	integrity []RunIntegrity
 }
 
 // New returns an Analyzer with the given options.
@@ -80,6 +84,7 @@ func (a *Analyzer) Add(r *ingest.Run) {
 	a.manifests = append(a.manifests, m)
 	a.addRequests(r)
 	a.addTelemetry(r)
+	a.addIntegrity(r)
 }
 
 // Skip lists bundles that were found but not used.
@@ -118,6 +123,7 @@ func (a *Analyzer) Summary() *Summary {
 		Attribution: a.tiers.shares(),
 		Timelines:   a.timelines,
 		IOSeries:    a.ioSeries,
+		Integrity:   a.integritySummary(),
 	}
 	groups := a.sortedGroups()
 	// Comparisons first: they estimate both arms, and the group tables
@@ -133,6 +139,7 @@ func (a *Analyzer) Summary() *Summary {
 	}
 	s.Distributions = mergeDistributions(s.Distributions)
 	gradeWithEvidence(s)
+	flagIntegrity(s)
 	return s
 }
 

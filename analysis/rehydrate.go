@@ -28,6 +28,10 @@ var tierFlags = map[string]struct{ describe, reason string }{
 		"a baseline run read from the disk during replay"},
 	FlagNoTierEvidence: {"no KVBM counters were captured for some runs, so the tier behind a difference is unproven",
 		"no KVBM counters captured for some runs, so the tier behind the difference is unproven"},
+	FlagKVIntegrity: {"the candidate arm answered repeated prompts differently more often than the baseline's own nondeterminism explains (one-sided Fisher exact test, p < 0.05): a sign of wrong KV from a tier",
+		"the candidate changed more repeated answers than the baseline (KV integrity)"},
+	FlagAnswersChanged: {"more than the threshold share of this run's repeated prompts got a different answer than the first time",
+		"a run changed its repeated answers"},
 }
 
 // Describe returns the report wording of a flag or interval method: the

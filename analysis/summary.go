@@ -27,6 +27,9 @@ type Summary struct {
 	Timelines []Timeline
 	// IOSeries holds each run's disk rates and KVBM counters over time.
 	IOSeries []IOSeries
+	// Integrity is the KV integrity check: repeated prompts' answers
+	// compared with their first answers.
+	Integrity Integrity
 }
 
 // Method records how the numbers were computed.

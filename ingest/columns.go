@@ -17,21 +17,27 @@ import (
 // would take most of a minute at 10 million rows. Reading values per row
 // group is several times faster and keeps memory bounded by one row group.
 
-// requestColumns are the leaf paths scanRequests reads.
+// requestColumns are the leaf paths scanRequests reads. An optional
+// column may be missing from bundles written before it existed: its
+// values are then null.
 var requestColumns = []struct {
-	name string
-	path []string
+	name     string
+	path     []string
+	optional bool
 }{
-	{"scenario", []string{"scenario"}},
-	{"tier_mode", []string{"tier_mode"}},
-	{"phase", []string{"phase"}},
-	{"concurrency", []string{"concurrency"}},
-	{"output_tokens", []string{"output_tokens"}},
-	{"start_unix_ns", []string{"start_unix_ns"}},
-	{"ttft_ns", []string{"ttft_ns"}},
-	{"latency_ns", []string{"latency_ns"}},
-	{"chunk_offsets_ns", []string{"chunk_offsets_ns", "list", "element"}},
-	{"error_kind", []string{"error_kind"}},
+	{"scenario", []string{"scenario"}, false},
+	{"tier_mode", []string{"tier_mode"}, false},
+	{"phase", []string{"phase"}, false},
+	{"concurrency", []string{"concurrency"}, false},
+	{"output_tokens", []string{"output_tokens"}, false},
+	{"start_unix_ns", []string{"start_unix_ns"}, false},
+	{"ttft_ns", []string{"ttft_ns"}, false},
+	{"latency_ns", []string{"latency_ns"}, false},
+	{"chunk_offsets_ns", []string{"chunk_offsets_ns", "list", "element"}, false},
+	{"error_kind", []string{"error_kind"}, false},
+	{"prompt_tokens", []string{"prompt_tokens"}, true},
+	{"cached_tokens", []string{"cached_tokens"}, true},
+	{"answer_match", []string{"answer_match"}, true},
 }
 
 const (
@@ -45,6 +51,9 @@ const (
 	colLatency
 	colChunks
 	colErrorKind
+	colPromptTokens
+	colCachedTokens
+	colAnswerMatch
 )
 
 // scanRequests calls fn for every row of a requests table file, in file
@@ -80,10 +89,14 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 	idx := make([]int, len(requestColumns))
 	for i, c := range requestColumns {
 		leaf, ok := pf.Schema().Lookup(c.path...)
-		if !ok {
+		switch {
+		case ok:
+			idx[i] = leaf.ColumnIndex
+		case c.optional:
+			idx[i] = -1
+		default:
 			return 0, fmt.Errorf("read %s: no column %s", path, c.name)
 		}
-		idx[i] = leaf.ColumnIndex
 	}
 	vals := make([][]parquet.Value, len(requestColumns))
 	var r Request
@@ -92,6 +105,10 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 		chunks := rg.ColumnChunks()
 		n := int(rg.NumRows())
 		for i := range requestColumns {
+			if idx[i] < 0 {
+				vals[i] = nulls(vals[i][:0], n)
+				continue
+			}
 			vals[i], err = readChunk(chunks[idx[i]], vals[i][:0])
 			if err != nil {
 				return rows, fmt.Errorf("read %s: column %s: %w", path, requestColumns[i].name, err)
@@ -112,6 +129,15 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 			r.TTFTNs, r.HasTTFT = optInt64(vals[colTTFT][i])
 			r.LatencyNs = vals[colLatency][i].Int64()
 			r.ErrorKind = strs[3].of(vals[colErrorKind][i])
+			r.PromptTokens, r.HasPromptTokens = optInt64(vals[colPromptTokens][i])
+			r.CachedTokens, r.HasCachedTokens = optInt64(vals[colCachedTokens][i])
+			r.AnswerMatch = AnswerUnknown
+			if v := vals[colAnswerMatch][i]; !v.IsNull() {
+				r.AnswerMatch = AnswerChanged
+				if v.Boolean() {
+					r.AnswerMatch = AnswerSame
+				}
+			}
 			if ci, err = chunkSpan(&r, chunkVals, ci); err != nil {
 				return rows, fmt.Errorf("read %s: %w at row %d", path, err, rows)
 			}
@@ -143,6 +169,14 @@ func chunkSpan(r *Request, vals []parquet.Value, ci int) (int, error) {
 		ci++
 	}
 	return ci, nil
+}
+
+// nulls returns buf holding n null values.
+func nulls(buf []parquet.Value, n int) []parquet.Value {
+	for range n {
+		buf = append(buf, parquet.NullValue())
+	}
+	return buf
 }
 
 // optInt64 returns the value and true, or 0 and false for a null.

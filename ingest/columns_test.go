@@ -29,6 +29,12 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 		if rng.IntN(3) != 0 {
 			r.OutputTokens = results.Ptr(rng.Int64N(300))
 		}
+		if rng.IntN(3) != 0 {
+			r.PromptTokens, r.CachedTokens = results.Ptr(rng.Int64N(8000)), results.Ptr(rng.Int64N(8000))
+		}
+		if rng.IntN(2) == 0 {
+			r.AnswerMatch = results.Ptr(rng.IntN(3) != 0)
+		}
 		for k := rng.IntN(300); k > 0; k-- {
 			r.ChunkOffsetsNs = append(r.ChunkOffsetsNs, rng.Int64N(1e9))
 		}
@@ -54,11 +60,60 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 		if w.OutputTokens != nil {
 			exp.OutputTokens, exp.HasOutputTokens = *w.OutputTokens, true
 		}
+		if w.PromptTokens != nil {
+			exp.PromptTokens, exp.HasPromptTokens = *w.PromptTokens, true
+			exp.CachedTokens, exp.HasCachedTokens = *w.CachedTokens, true
+		}
+		switch {
+		case w.AnswerMatch == nil:
+		case *w.AnswerMatch:
+			exp.AnswerMatch = AnswerSame
+		default:
+			exp.AnswerMatch = AnswerChanged
+		}
 		if c := w.ChunkOffsetsNs; len(c) > 0 {
 			exp.FirstChunkNs, exp.LastChunkNs = c[0], c[len(c)-1]
 		}
 		if diff := cmp.Diff(exp, got[i]); diff != "" {
 			t.Fatalf("row %d (-want +got):\n%s", i, diff)
 		}
+	}
+}
+
+// oldRequest is a requests row as written before the usage and answer
+// columns existed.
+type oldRequest struct {
+	Scenario       string  `parquet:"scenario,dict"`
+	TierMode       string  `parquet:"tier_mode,dict"`
+	Phase          string  `parquet:"phase,dict"`
+	Concurrency    int32   `parquet:"concurrency"`
+	OutputTokens   *int64  `parquet:"output_tokens,optional"`
+	StartUnixNs    int64   `parquet:"start_unix_ns"`
+	TTFTNs         *int64  `parquet:"ttft_ns,optional"`
+	LatencyNs      int64   `parquet:"latency_ns"`
+	ChunkOffsetsNs []int64 `parquet:"chunk_offsets_ns,list"`
+	ErrorKind      string  `parquet:"error_kind,dict"`
+}
+
+// TestScanRequestsOldBundle reads a requests table without the optional
+// columns: their values are absent, the rest is read.
+func TestScanRequestsOldBundle(t *testing.T) {
+	dir := t.TempDir()
+	w, err := results.NewTableWriter[oldRequest](dir, results.TableRequests, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(oldRequest{Scenario: "standard", TierMode: "B1", Phase: "measure", LatencyNs: 5, TTFTNs: results.Ptr(int64(3)), ChunkOffsetsNs: []int64{3, 4}})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []Request
+	if _, err := scanRequests(filepath.Join(dir, "requests.parquet"), func(r *Request) { got = append(got, *r) }); err != nil {
+		t.Fatal(err)
+	}
+	want := []Request{{Scenario: "standard", TierMode: "B1", Phase: "measure", LatencyNs: 5, TTFTNs: 3, HasTTFT: true,
+		Chunks: 2, FirstChunkNs: 3, LastChunkNs: 4}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

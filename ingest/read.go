@@ -24,6 +24,9 @@ type Request struct {
 	// HasOutputTokens say so (the columns are optional).
 	TTFTNs       int64
 	OutputTokens int64
+	// PromptTokens and CachedTokens are the usage counts, when
+	// HasPromptTokens and HasCachedTokens say so.
+	PromptTokens, CachedTokens int64
 	// FirstChunkNs and LastChunkNs are the first and last offsets of the
 	// stream's content chunks (0 without chunks), Chunks their number.
 	// The offsets in between are not kept.
@@ -32,7 +35,22 @@ type Request struct {
 	Concurrency               int32
 	HasTTFT                   bool
 	HasOutputTokens           bool
+	HasPromptTokens           bool
+	HasCachedTokens           bool
+	// AnswerMatch compares a repeated prompt's answer with its first
+	// answer in the run (the answer_match column).
+	AnswerMatch AnswerMatch
 }
+
+// AnswerMatch is a request's answer_match column.
+type AnswerMatch int8
+
+// Values of AnswerMatch.
+const (
+	AnswerUnknown AnswerMatch = iota // not a repeat, failed, or not recorded
+	AnswerSame                       // the same answer as the prompt's first
+	AnswerChanged                    // a different answer
+)
 
 // Run is one bundle with its tables read: the requests, and the
 // telemetry rows analyze uses. Values are as captured: nanoseconds,

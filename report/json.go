@@ -72,6 +72,23 @@ func summaryView(s *analysis.Summary) object {
 		{"rehydrate", view(s.Rehydrate, rehydrateView)},
 		{"phase_io", view(s.PhaseIO, phaseIOView)},
 		{"tier_attribution", view(s.Attribution, tierShareView)},
+		{"integrity", integrityView(s.Integrity)},
+	}
+}
+
+// integrityView is the KV integrity check: per run and per arm, repeated
+// answers compared with their first answer and how many changed.
+func integrityView(in analysis.Integrity) object {
+	return object{
+		{"threshold", in.Threshold},
+		{"runs", view(in.Runs, func(r analysis.RunIntegrity) object {
+			return object{{"run_id", r.RunID}, {"arm", r.Arm}, {"compared", r.Compared}, {"changed", r.Changed}, {"flagged", r.Flagged}}
+		})},
+		{"arms", view(in.Arms, func(a analysis.ArmIntegrity) object {
+			return object{{"arm", a.Arm}, {"compared", a.Compared}, {"changed", a.Changed}, {"share", a.Share()}}
+		})},
+		{"p_value", in.PValue},
+		{"finding", in.Finding},
 	}
 }
 
