@@ -28,6 +28,10 @@ var tierFlags = map[string]struct{ describe, reason string }{
 		"a baseline run read from the disk during replay"},
 	FlagNoTierEvidence: {"no KVBM counters were captured for some runs, so the tier behind a difference is unproven",
 		"no KVBM counters captured for some runs, so the tier behind the difference is unproven"},
+	FlagCountersWithoutIO: {"KVBM counted blocks onboarded from disk, but neither the block device, the server processes nor their read calls (page cache included) show reads: the counters may be wrong",
+		"the candidate's disk onboard counters are not backed by any reads"},
+	FlagIOWithoutCounters: {"the replay read from storage and got faster than its reference phase while KVBM's disk onboard counters stayed at 0: the counters may be broken; the verdict rests on reads and TTFT",
+		"the candidate's disk rehydrate is seen in reads and TTFT but not in KVBM's counters"},
 	FlagKVIntegrity: {"the candidate arm answered repeated prompts differently more often than the baseline's own nondeterminism explains (one-sided Fisher exact test, p < 0.05): a sign of wrong KV from a tier",
 		"the candidate changed more repeated answers than the baseline (KV integrity)"},
 	FlagAnswersChanged: {"more than the threshold share of this run's repeated prompts got a different answer than the first time",
@@ -103,6 +107,7 @@ func JudgeRehydrate(rt *RunTelemetry, opt RehydrateOptions) Rehydrate {
 	}
 	if !rt.HaveKVBM {
 		out.Verdict = results.RehydrateNoEvidence
+		weighSources(&out, rt, opt)
 		return out
 	}
 	replay := out.Replay
@@ -129,6 +134,7 @@ func JudgeRehydrate(rt *RunTelemetry, opt RehydrateOptions) Rehydrate {
 	if !diskMode && replay.HaveDevice && replay.DeviceReadBytes > opt.FloorBytes && replay.DeviceReadBytes > 10*opt.FloorBytes*max(1, minutes) {
 		out.Flags = append(out.Flags, FlagControlContaminated)
 	}
+	weighSources(&out, rt, opt)
 	return out
 }
 
@@ -142,6 +148,8 @@ func (d *Deltas) add(p Deltas) {
 	d.DeviceWriteBytes += p.DeviceWriteBytes
 	d.ProcessReadBytes += p.ProcessReadBytes
 	d.ProcessWriteBytes += p.ProcessWriteBytes
+	d.ProcessSyscallReadBytes += p.ProcessSyscallReadBytes
+	d.HaveSyscall = d.HaveSyscall || p.HaveSyscall
 	d.HaveDevice = d.HaveDevice || p.HaveDevice
 	d.HaveProcess = d.HaveProcess || p.HaveProcess
 	d.FilesCreated += p.FilesCreated
@@ -168,7 +176,7 @@ func gradeWithEvidence(s *Summary) {
 	}
 	base, cand := s.Method.Baseline, s.Method.Candidate
 	var extra []string
-	for _, f := range []string{FlagDiskTierInactive, FlagNoRehydrate, FlagPageCacheMasking} {
+	for _, f := range []string{FlagDiskTierInactive, FlagNoRehydrate, FlagPageCacheMasking, FlagCountersWithoutIO, FlagIOWithoutCounters} {
 		if flagsByArm[cand][f] {
 			extra = append(extra, f)
 		}

@@ -185,6 +185,36 @@ type Rehydrate struct {
 	// TelemetryError says why the telemetry could not be read; the
 	// verdict is then no_evidence and the rest is empty.
 	TelemetryError string
+	// Sources lists the independent evidence that supports the verdict
+	// (Source* words); one source alone is said in the report.
+	Sources []string
+	// Requests is what the run's own requests show: TTFT in replay against
+	// the reference phase, and the usage's cached tokens.
+	Requests RequestEvidence
+}
+
+// RequestEvidence is the tier evidence in a run's requests.
+type RequestEvidence struct {
+	// ReplayTTFTNs and ReferenceTTFTNs are the median TTFTs of the replay
+	// phases and of the run's reference phase (baseline_replay, else
+	// populate: the same prompts before their KV could be cached); zero
+	// when a phase has no successful request.
+	ReplayTTFTNs, ReferenceTTFTNs float64
+	ReferencePhase                string
+	// ReplayCachedTokens and ReplayPromptTokens sum usage over the replay
+	// phases' successful requests; HaveCachedTokens is false when the
+	// server reported no cached_tokens.
+	ReplayCachedTokens, ReplayPromptTokens int64
+	HaveCachedTokens                       bool
+}
+
+// TTFTShift returns replay TTFT over reference TTFT, or 0 when either is
+// missing.
+func (e RequestEvidence) TTFTShift() float64 {
+	if e.ReplayTTFTNs <= 0 || e.ReferenceTTFTNs <= 0 {
+		return 0
+	}
+	return e.ReplayTTFTNs / e.ReferenceTTFTNs
 }
 
 // PhaseIO is one phase of one run: counter deltas between its boundaries.
@@ -207,6 +237,11 @@ type Deltas struct {
 	DeviceReadBytes, DeviceWriteBytes   float64
 	ProcessReadBytes, ProcessWriteBytes float64
 	HaveDevice, HaveProcess             bool
+	// ProcessSyscallReadBytes is what the server processes read through
+	// read system calls, page cache hits included; meaningful when
+	// HaveSyscall.
+	ProcessSyscallReadBytes float64
+	HaveSyscall             bool
 	// Cache-directory churn; meaningful when HaveCacheDir.
 	FilesCreated, FilesRemoved int64
 	FSUsedDeltaBytes           float64

@@ -21,6 +21,8 @@ type RunTelemetry struct {
 	Phases []PhaseIO
 	// HaveKVBM is true when any KVBM counter was scraped successfully.
 	HaveKVBM bool
+	// Requests is the tier evidence in the run's requests.
+	Requests RequestEvidence
 	// DiskRead and DiskWrite are bytes per second summed over the sampled
 	// block devices; Counters is each KVBM role's cumulative value.
 	DiskRead, DiskWrite []Point
@@ -175,7 +177,7 @@ func pointsOf(byT map[int64]float64, start int64) []Point {
 // rates over time.
 func (rt *RunTelemetry) reduceIO(rows []results.IOSample, phaseOf func(int64) (int, bool)) {
 	type tkey struct{ scope, target, device string }
-	type rw struct{ r, w phaseSeries }
+	type rw struct{ r, w, sys phaseSeries }
 	series := map[tkey]*rw{}
 	dev := map[tkey][]results.IOSample{}
 	for _, r := range rows {
@@ -188,13 +190,22 @@ func (rt *RunTelemetry) reduceIO(rows []results.IOSample, phaseOf func(int64) (i
 			continue
 		}
 		if series[k] == nil {
-			series[k] = &rw{phaseSeries{}, phaseSeries{}}
+			series[k] = &rw{phaseSeries{}, phaseSeries{}, phaseSeries{}}
 		}
 		series[k].r.add(ph, sample{t: r.SampleUnixNs, v: float64(r.ReadBytes)})
 		series[k].w.add(ph, sample{t: r.SampleUnixNs, v: float64(r.WriteBytes)})
+		if r.SyscallReadBytes != nil {
+			series[k].sys.add(ph, sample{t: r.SampleUnixNs, v: float64(*r.SyscallReadBytes)})
+		}
 	}
 	for k, s := range series {
-		rd, wr := s.r.deltas(), s.w.deltas()
+		rd, wr, sys := s.r.deltas(), s.w.deltas(), s.sys.deltas()
+		for ph, v := range sys {
+			if k.scope == results.IOScopeProcess {
+				rt.Phases[ph].ProcessSyscallReadBytes += v
+				rt.Phases[ph].HaveSyscall = true
+			}
+		}
 		for ph := range rd {
 			p := &rt.Phases[ph]
 			switch k.scope {
@@ -270,6 +281,7 @@ func (a *Analyzer) addTelemetry(r *ingest.Run) {
 		return
 	}
 	rt := ReduceTelemetry(r)
+	rt.Requests = requestEvidence(r.Requests)
 	a.tiers.add(Attribute(r, rt))
 	a.rehydrate = append(a.rehydrate, JudgeRehydrate(rt, a.opt.Rehydrate))
 	for _, p := range rt.Phases {

@@ -147,3 +147,23 @@ func TestTelemetryOneSourcePerRole(t *testing.T) {
 		t.Errorf("series %v", c)
 	}
 }
+
+// TestTelemetryGenerationOnSystemPort: KVBM's first metric generation sits
+// on the worker's system port as dynamo_component_* with
+// dynamo_namespace="kvbm_connector_leader" (and a _total suffix from some
+// clients); it reads into the same roles as the kvbm_* names.
+func TestTelemetryGenerationOnSystemPort(t *testing.T) {
+	var ms []results.MetricSample
+	for i, v := range []float64{5, 45} {
+		ms = append(ms,
+			results.MetricSample{Source: "system", ScrapeUnixNs: 101 + int64(i)*40, Name: "dynamo_component_onboard_blocks_d2d",
+				Labels: `{dynamo_namespace="kvbm_connector_leader"}`, Type: "counter", Value: v},
+			results.MetricSample{Source: "system", ScrapeUnixNs: 101 + int64(i)*40, Name: "dynamo_component_matched_tokens_total",
+				Labels: `{dynamo_namespace="kvbm_connector_leader"}`, Type: "counter", Value: 32 * v})
+	}
+	m := &results.Manifest{RunID: "a", StartedUnixNs: 100, Phases: []results.Phase{{Name: "replay", StartUnixNs: 100, EndUnixNs: 150}}}
+	rt := ReduceTelemetry(run(m, ms, nil))
+	if !rt.HaveKVBM || rt.Phases[0].KVBM[results.KVBMOnboardD2D] != 40 || rt.Phases[0].KVBM[results.KVBMMatched] != 1280 {
+		t.Errorf("have %v, deltas %v; want onboard_d2d 40 and matched_tokens 1280", rt.HaveKVBM, rt.Phases[0].KVBM)
+	}
+}

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"kvbench/analysis"
 	"kvbench/results"
@@ -29,6 +30,7 @@ func rehydrateText(r analysis.Rehydrate) (evidence, warnings []string) {
 		evidence = append(evidence, fmt.Sprintf("cache dir: %d files created and %d removed in warm phases, %d and %d in replay",
 			w.FilesCreated, w.FilesRemoved, rp.FilesCreated, rp.FilesRemoved))
 	}
+	evidence = append(evidence, requestText(r)...)
 	switch {
 	case r.Verdict == results.RehydrateNotObserved && !r.HaveReplay:
 		evidence = append(evidence, "the scenario has no replay phase")
@@ -40,7 +42,28 @@ func rehydrateText(r analysis.Rehydrate) (evidence, warnings []string) {
 			warnings = append(warnings, text)
 		}
 	}
+	if r.Verdict == results.RehydrateObserved && len(r.Sources) == 1 {
+		warnings = append(warnings, "the verdict rests on one source alone: "+r.Sources[0])
+	}
 	return evidence, warnings
+}
+
+// requestText words what the run's own requests show: replay TTFT against
+// the reference phase, cached prompt tokens, and the sources that agree.
+func requestText(r analysis.Rehydrate) []string {
+	var out []string
+	e := r.Requests
+	if shift := e.TTFTShift(); shift > 0 {
+		out = append(out, fmt.Sprintf("median TTFT: replay %s %s against %s %s %s (×%s)", num(timing.of(e.ReplayTTFTNs)), timing.word,
+			e.ReferencePhase, num(timing.of(e.ReferenceTTFTNs)), timing.word, fixed(shift, 2)))
+	}
+	if e.HaveCachedTokens {
+		out = append(out, fmt.Sprintf("usage: %d of %d replay prompt tokens cached", e.ReplayCachedTokens, e.ReplayPromptTokens))
+	}
+	if len(r.Sources) > 0 {
+		out = append(out, "sources showing a rehydrate: "+strings.Join(r.Sources, ", "))
+	}
+	return out
 }
 
 // kvbmEvidence words the KVBM counter totals of a run.
@@ -71,6 +94,11 @@ func flagWarning(r analysis.Rehydrate, flag string) string {
 		return fmt.Sprintf("KVBM onboarded %s blocks from disk in replay but the block device read only %s: "+
 			"reads were served from the page cache (O_DIRECT off?) or the device was not sampled",
 			count(r.Replay.KVBM, results.KVBMOnboardD2D, results.KVBMOnboardD2H), replayRead)
+	case analysis.FlagCountersWithoutIO:
+		return fmt.Sprintf("KVBM counted %s blocks onboarded from disk in replay, but no reads show on the device, the server processes or their read calls: the counters may not reflect real transfers",
+			count(r.Replay.KVBM, results.KVBMOnboardD2D, results.KVBMOnboardD2H))
+	case analysis.FlagIOWithoutCounters:
+		return "replay read from storage and got faster than its reference while KVBM's disk onboard counters stayed at 0: judged a rehydrate from reads and TTFT; the counters look broken"
 	case analysis.FlagControlContaminated:
 		return fmt.Sprintf("%s run read %s from the block device during replay: something else reads the disk, so its TTFT is contaminated",
 			r.KVMode, replayRead)

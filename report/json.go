@@ -171,8 +171,22 @@ func comparisonView(c analysis.Comparison) object {
 
 func rehydrateView(r analysis.Rehydrate) object {
 	evidence, warnings := rehydrateText(r)
+	e := r.Requests
 	return object{{"run_id", r.RunID}, {"arm", r.Arm}, {"verdict", r.Verdict},
-		{"evidence", list(evidence)}, {"warnings", list(warnings)}, {"flags", list(r.Flags)}}
+		{"evidence", list(evidence)}, {"warnings", list(warnings)}, {"flags", list(r.Flags)},
+		{"sources", list(r.Sources)},
+		{"requests", object{{"replay_ttft_p50_ms", timing.of(e.ReplayTTFTNs)}, {"reference_phase", e.ReferencePhase},
+			{"reference_ttft_p50_ms", timing.of(e.ReferenceTTFTNs)}, {"ttft_shift", e.TTFTShift()},
+			{"replay_cached_tokens", cachedTokens(e)}, {"replay_prompt_tokens", e.ReplayPromptTokens}}}}
+}
+
+// cachedTokens is the replay's cached tokens, or null when the server
+// reported none.
+func cachedTokens(e analysis.RequestEvidence) *int64 {
+	if !e.HaveCachedTokens {
+		return nil
+	}
+	return &e.ReplayCachedTokens
 }
 
 func phaseIOView(p analysis.PhaseIO) object {
