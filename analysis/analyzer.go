@@ -27,6 +27,11 @@ type Options struct {
 	Phases []string
 	// Rehydrate tunes the tier-evidence heuristics.
 	Rehydrate RehydrateOptions
+	// SLO judges every request (goodput and attainment); when not set,
+	// each run's own --slo applies.
+	SLO results.SLO
+	// SLOTarget is the attainment a rate sweep's knee must keep (0: 0.9).
+	SLOTarget float64
 	// MaxAnswerChange is the share of changed repeated answers above which
 	// a run is flagged (0: DefaultMaxAnswerChange).
 	MaxAnswerChange float64
@@ -138,6 +143,12 @@ func (a *Analyzer) Summary() *Summary {
 		}
 	}
 	s.Distributions = mergeDistributions(s.Distributions)
+	s.SLO = a.opt.SLO.String()
+	target := a.opt.SLOTarget
+	if target <= 0 {
+		target = DefaultSLOTarget
+	}
+	s.Knees = knees(s.Groups, target)
 	gradeWithEvidence(s)
 	flagIntegrity(s)
 	return s

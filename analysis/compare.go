@@ -63,7 +63,7 @@ func (a *Analyzer) compare(groups []*group) ([]Comparison, map[armKey][]stats.Es
 			out = append(out, a.compareQuantiles(c, base, cand, mt, est)...)
 		}
 		for _, rm := range runMetrics {
-			if cmp, ok := a.compareRunMetric(c, base, cand, rm.id, rm.get); ok {
+			if cmp, ok := a.compareRunMetric(c, base, cand, rm.id, rm.unit, rm.get); ok {
 				out = append(out, cmp)
 			}
 		}
@@ -106,14 +106,14 @@ func (a *Analyzer) compareQuantiles(c cell, base, cand *group, mt requestMetric,
 
 // compareRunMetric compares the per-run means of a run-level metric
 // (higher is better).
-func (a *Analyzer) compareRunMetric(c cell, base, cand *group, metric string, get func(*series) (float64, bool)) (Comparison, bool) {
+func (a *Analyzer) compareRunMetric(c cell, base, cand *group, metric, unit string, get func(*series) (float64, bool)) (Comparison, bool) {
 	bv, cv := base.perRun(get), cand.perRun(get)
 	if len(bv) == 0 || len(cv) == 0 {
 		return Comparison{}, false
 	}
 	o := a.so
 	o.HigherIsBetter = true
-	return comparison(c, metric, results.UnitPerSecond, "mean", stats.CompareRunMeans(bv, cv, o)), true
+	return comparison(c, metric, unit, "mean", stats.CompareRunMeans(bv, cv, o)), true
 }
 
 // comparison turns a stats comparison into a summary row.

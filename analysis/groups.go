@@ -54,6 +54,10 @@ type series struct {
 	// Window of the group's requests in this run, for throughput.
 	firstStartNs, lastEndNs int64
 	outputTokens            int64
+	// slo is the run's service-level objective; good counts the requests
+	// that meet it when it is set.
+	slo  results.SLO
+	good int
 }
 
 func (s *series) add(q *ingest.Request) {
@@ -64,6 +68,9 @@ func (s *series) add(q *ingest.Request) {
 	}
 	if end > s.lastEndNs {
 		s.lastEndNs = end
+	}
+	if s.slo.IsSet() && meetsSLO(s.slo, q) {
+		s.good++
 	}
 	if q.ErrorKind != "" {
 		s.failures++
@@ -121,18 +128,28 @@ type requestMetric struct {
 // runMetrics are computed once per run and compared over runs: rates per
 // second of the span from the group's first request start to its last
 // response.
+// The SLO metrics are listed only for groups whose runs had an SLO.
 var runMetrics = []struct {
-	id  string
-	get func(*series) (float64, bool)
+	id   string
+	unit string
+	get  func(*series) (float64, bool)
+	slo  bool
 }{
-	{results.MetricThroughput, func(s *series) (float64, bool) {
+	{results.MetricThroughput, results.UnitPerSecond, func(s *series) (float64, bool) {
 		w := s.seconds()
 		return float64(s.requests-s.failures) / w, w > 0
-	}},
-	{results.MetricOutputTokensRate, func(s *series) (float64, bool) {
+	}, false},
+	{results.MetricOutputTokensRate, results.UnitPerSecond, func(s *series) (float64, bool) {
 		w := s.seconds()
 		return float64(s.outputTokens) / w, w > 0 && s.outputTokens > 0
-	}},
+	}, false},
+	{results.MetricGoodput, results.UnitPerSecond, func(s *series) (float64, bool) {
+		w := s.seconds()
+		return float64(s.good) / w, w > 0 && s.slo.IsSet()
+	}, true},
+	{results.MetricSLOAttainment, results.UnitFraction, func(s *series) (float64, bool) {
+		return float64(s.good) / float64(s.requests), s.requests > 0 && s.slo.IsSet()
+	}, true},
 }
 
 // seconds is the series' window.
@@ -194,7 +211,7 @@ func (a *Analyzer) addRequests(r *ingest.Run) {
 		k := groupKey{q.Scenario, q.Phase, q.TierMode, int(q.Concurrency), sweep}
 		s := mine[k]
 		if s == nil {
-			s = &series{runID: m.RunID}
+			s = &series{runID: m.RunID, slo: a.sloFor(m)}
 			mine[k] = s
 			g := a.groups[k]
 			if g == nil {
@@ -257,8 +274,12 @@ func (a *Analyzer) groupSummary(g *group, est map[armKey][]stats.Estimate) Group
 		out.Metrics = append(out.Metrics, rm)
 	}
 	for _, rm := range runMetrics {
-		e := stats.RunMean(g.perRun(rm.get), a.so)
-		m := RunMetric{Name: rm.id, Unit: results.UnitPerSecond, Mean: e.Value, PerRun: e.PerRun, Method: e.Method, Flags: slices.Clone(e.Flags)}
+		per := g.perRun(rm.get)
+		if rm.slo && len(per) == 0 {
+			continue
+		}
+		e := stats.RunMean(per, a.so)
+		m := RunMetric{Name: rm.id, Unit: rm.unit, Mean: e.Value, PerRun: e.PerRun, Method: e.Method, Flags: slices.Clone(e.Flags)}
 		if e.Method != stats.MethodNone {
 			m.Lo, m.Hi = ptr(e.Lo), ptr(e.Hi)
 		}

@@ -30,6 +30,12 @@ type Summary struct {
 	// Integrity is the KV integrity check: repeated prompts' answers
 	// compared with their first answers.
 	Integrity Integrity
+	// SLO is the objective requests were judged by when analyze was given
+	// one ("" when each run's own --slo applied, or none); Knees are the
+	// highest request rates that kept attainment at the target, per arm of
+	// a request-rate sweep.
+	SLO   string
+	Knees []Knee
 }
 
 // Method records how the numbers were computed.

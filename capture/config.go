@@ -53,7 +53,10 @@ type Config struct {
 	TopP        float64
 	RequestSeed uint64
 	Stop        []string
-	Stream      bool
+	// SLO is recorded with the run (as the "slo" flag) for analyze's
+	// goodput; capture does not act on it.
+	SLO    results.SLO
+	Stream bool
 
 	// Open loop: RequestRate > 0 sends on a Poisson (Burstiness 1) or gamma
 	// schedule, with Concurrency as the cap on requests in flight.

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"kvbench/capture/telemetry"
+	"kvbench/results"
 )
 
 // RunFlags is the one flag table of `capture run`. The command registers
@@ -24,6 +25,7 @@ type RunFlags struct {
 	resolvePoll    float64
 	thinkMs        float64
 	maxLagMs       float64
+	slo            []string
 
 	// Flags of the command rather than of the run: a campaign refuses
 	// dry-run and has its own progress display.
@@ -52,6 +54,9 @@ func (f *RunFlags) Config(fs *pflag.FlagSet) (*Config, error) {
 		return nil, fmt.Errorf("--long-range: %v", err)
 	}
 	cfg.LongRange = lr
+	if cfg.SLO, err = results.ParseSLO(f.slo...); err != nil {
+		return nil, err
+	}
 	cfg.RequestTimeout = seconds(f.reqTimeout)
 	cfg.ModelResolveTimeout = seconds(f.resolveTimeout)
 	cfg.ModelResolvePoll = seconds(f.resolvePoll)
@@ -85,6 +90,7 @@ func (f *RunFlags) registerRun(fs *pflag.FlagSet) {
 	fs.Float64Var(&c.TopP, "top-p", 1, "nucleus sampling top_p")
 	fs.Uint64Var(&c.RequestSeed, "request-seed", DefaultRequestSeed, "seed of the deterministic prompt sets")
 	fs.StringArrayVar(&c.Stop, "stop", nil, "stop sequence (repeatable)")
+	fs.StringArrayVar(&f.slo, "slo", nil, "service-level objective recorded with the run for goodput, e.g. ttft=500ms, itl=50ms, e2e=20s (repeatable; analyze --slo overrides)")
 	fs.BoolVar(&c.Stream, "stream", false, "stream responses (SSE); TTFT is the first non-empty token")
 	fs.StringVar(&c.RunID, "run-id", "", "run id and bundle directory name (default: scenario + UTC stamp)")
 	fs.StringVar(&c.ResultsDir, "results-dir", "results", "directory that receives run bundles")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -101,6 +103,7 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 	vals := make([][]parquet.Value, len(requestColumns))
 	var r Request
 	var strs [4]internedString
+	var gaps []int64
 	for _, rg := range pf.RowGroups() {
 		chunks := rg.ColumnChunks()
 		n := int(rg.NumRows())
@@ -138,7 +141,7 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 					r.AnswerMatch = AnswerSame
 				}
 			}
-			if ci, err = chunkSpan(&r, chunkVals, ci); err != nil {
+			if ci, err = chunkSpan(&r, chunkVals, ci, &gaps); err != nil {
 				return rows, fmt.Errorf("read %s: %w at row %d", path, err, rows)
 			}
 			rows++
@@ -149,26 +152,46 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 }
 
 // chunkSpan reads one row of the chunk_offsets_ns list column from
-// vals[ci:] into r's chunk count, first and last offset, and returns the
-// index of the next row. A row starts at repetition level 0; an empty or
-// null list is one null value.
-func chunkSpan(r *Request, vals []parquet.Value, ci int) (int, error) {
-	r.Chunks, r.FirstChunkNs, r.LastChunkNs = 0, 0, 0
+// vals[ci:] into r's chunk count, first and last offset and the 90th
+// percentile of the gaps between consecutive chunks, and returns the index
+// of the next row. A row starts at repetition level 0; an empty or null
+// list is one null value. gaps is scratch space.
+func chunkSpan(r *Request, vals []parquet.Value, ci int, gaps *[]int64) (int, error) {
+	r.Chunks, r.FirstChunkNs, r.LastChunkNs, r.ITLP90Ns = 0, 0, 0, 0
 	if ci >= len(vals) || vals[ci].RepetitionLevel() != 0 {
 		return ci, errors.New("chunk_offsets_ns misaligned")
 	}
+	g := (*gaps)[:0]
 	for first := true; ci < len(vals) && (first || vals[ci].RepetitionLevel() != 0); first = false {
 		if !vals[ci].IsNull() {
 			v := vals[ci].Int64()
 			if r.Chunks == 0 {
 				r.FirstChunkNs = v
+			} else {
+				g = append(g, v-r.LastChunkNs)
 			}
 			r.LastChunkNs = v
 			r.Chunks++
 		}
 		ci++
 	}
+	if len(g) > 0 {
+		r.ITLP90Ns = p90(g)
+	}
+	*gaps = g
 	return ci, nil
+}
+
+// p90 is the type-7 (linear) 0.9 quantile of v, rounded to a nanosecond;
+// v is sorted in place.
+func p90(v []int64) int64 {
+	slices.Sort(v)
+	h := 0.9 * float64(len(v)-1)
+	lo := int(h)
+	if lo+1 >= len(v) {
+		return v[lo]
+	}
+	return v[lo] + int64(math.Round((h-float64(lo))*float64(v[lo+1]-v[lo])))
 }
 
 // nulls returns buf holding n null values.

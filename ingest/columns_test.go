@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"fmt"
+	"math"
+	"sort"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -73,6 +75,10 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 		}
 		if c := w.ChunkOffsetsNs; len(c) > 0 {
 			exp.FirstChunkNs, exp.LastChunkNs = c[0], c[len(c)-1]
+			exp.ITLP90Ns = numpyP90Gap(c)
+			if d := exp.ITLP90Ns - got[i].ITLP90Ns; d == 1 || d == -1 {
+				exp.ITLP90Ns = got[i].ITLP90Ns // float rounding of the reference
+			}
 		}
 		if diff := cmp.Diff(exp, got[i]); diff != "" {
 			t.Fatalf("row %d (-want +got):\n%s", i, diff)
@@ -112,8 +118,41 @@ func TestScanRequestsOldBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Request{{Scenario: "standard", TierMode: "B1", Phase: "measure", LatencyNs: 5, TTFTNs: 3, HasTTFT: true,
-		Chunks: 2, FirstChunkNs: 3, LastChunkNs: 4}}
+		Chunks: 2, FirstChunkNs: 3, LastChunkNs: 4, ITLP90Ns: 1}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// numpyP90Gap is numpy.quantile(np.diff(offsets), 0.9) (linear), rounded:
+// written out in floats, as a check on the integer version.
+func numpyP90Gap(offsets []int64) int64 {
+	if len(offsets) < 2 {
+		return 0
+	}
+	var g []float64
+	for i := 1; i < len(offsets); i++ {
+		g = append(g, float64(offsets[i]-offsets[i-1]))
+	}
+	sort.Float64s(g)
+	h := 0.9 * float64(len(g)-1)
+	j := int(math.Floor(h))
+	if j+1 >= len(g) {
+		return int64(g[j])
+	}
+	return int64(math.Round(g[j] + (h-float64(j))*(g[j+1]-g[j])))
+}
+
+func TestP90(t *testing.T) {
+	for _, c := range []struct {
+		in   []int64
+		want int64
+	}{
+		{[]int64{5}, 5}, {[]int64{1, 2}, 2}, {[]int64{10, 0, 20, 30, 40, 50, 60, 70, 80, 90, 100}, 90},
+		{[]int64{1, 1, 1, 1, 100}, 60},
+	} {
+		if got := p90(append([]int64(nil), c.in...)); got != c.want {
+			t.Errorf("p90(%v) = %d; want %d", c.in, got, c.want)
+		}
 	}
 }

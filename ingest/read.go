@@ -31,12 +31,16 @@ type Request struct {
 	// stream's content chunks (0 without chunks), Chunks their number.
 	// The offsets in between are not kept.
 	FirstChunkNs, LastChunkNs int64
-	Chunks                    int32
-	Concurrency               int32
-	HasTTFT                   bool
-	HasOutputTokens           bool
-	HasPromptTokens           bool
-	HasCachedTokens           bool
+	// ITLP90Ns is the 90th percentile of the gaps between consecutive
+	// content chunks (0 with fewer than two chunks): the request's
+	// inter-token latency as an SLO on ITL reads it.
+	ITLP90Ns        int64
+	Chunks          int32
+	Concurrency     int32
+	HasTTFT         bool
+	HasOutputTokens bool
+	HasPromptTokens bool
+	HasCachedTokens bool
 	// AnswerMatch compares a repeated prompt's answer with its first
 	// answer in the run (the answer_match column).
 	AnswerMatch AnswerMatch

@@ -73,7 +73,20 @@ func summaryView(s *analysis.Summary) object {
 		{"phase_io", view(s.PhaseIO, phaseIOView)},
 		{"tier_attribution", view(s.Attribution, tierShareView)},
 		{"integrity", integrityView(s.Integrity)},
+		{"slo", s.SLO},
+		{"slo_knees", view(s.Knees, kneeView)},
 	}
+}
+
+// kneeView is one arm's knee of a request-rate sweep, attainment in
+// percent.
+func kneeView(k analysis.Knee) object {
+	return object{{"scenario", k.Scenario}, {"phase", k.Phase}, {"arm", k.Arm}, {"target_pct", fraction.of(k.Target)},
+		{"rate_rps", k.Rate}, {"rate_lo_rps", k.Lo}, {"rate_hi_rps", k.Hi},
+		{"points", view(k.Points, func(p analysis.RatePoint) object {
+			return object{{"rate_rps", p.Rate}, {"attainment_pct", fraction.of(p.Attainment)},
+				{"lo_pct", fraction.of(p.Lo)}, {"hi_pct", fraction.of(p.Hi)}, {"runs", p.Runs}}
+		})}}
 }
 
 // integrityView is the KV integrity check: per run and per arm, repeated

@@ -50,7 +50,7 @@ var (
 // returns references relative to the report.
 func WritePlots(dir string, s *analysis.Summary) ([]PlotRef, error) {
 	var refs []PlotRef
-	for _, plots := range []func(*analysis.Summary) ([]namedPlot, error){cdfPlots, quantilePlots, sweepPlots, timelinePlots, ioPlots} {
+	for _, plots := range []func(*analysis.Summary) ([]namedPlot, error){cdfPlots, quantilePlots, sweepPlots, kneePlots, timelinePlots, ioPlots} {
 		ps, err := plots(s)
 		if err != nil {
 			return nil, err

@@ -26,11 +26,12 @@ var (
 	elapsed   = unit{results.UnitNanoseconds, 1e9, "s", ""}     // time since run start, phase lengths
 	size      = unit{results.UnitBytes, 1 << 20, "MiB", ""}
 	byteRate  = unit{results.UnitBytesPerSecond, 1 << 20, "MiB/s", ""}
-	perSecond = unit{results.UnitPerSecond, 1, "/s", ""} // run-level rates
+	perSecond = unit{results.UnitPerSecond, 1, "/s", ""}      // run-level rates
+	fraction  = unit{results.UnitFraction, 0.01, "%", "_pct"} // shares, shown in percent
 )
 
 // metricUnits maps the base unit of a metric's values to its display unit.
-var metricUnits = map[string]unit{timing.base: timing, perSecond.base: perSecond}
+var metricUnits = map[string]unit{timing.base: timing, perSecond.base: perSecond, fraction.base: fraction}
 
 // metricUnit returns the display unit of a metric whose values are in
 // base; values of an unknown unit are shown as they are.

@@ -89,6 +89,10 @@ const (
 	// Run-level metrics: one value per run.
 	MetricThroughput       = "throughput_rps"      // successful requests per second of phase time
 	MetricOutputTokensRate = "output_tokens_per_s" // output tokens per second of phase time
+	// With an SLO: the share of requests that meet it, and those requests
+	// per second of phase time.
+	MetricSLOAttainment = "slo_attainment"
+	MetricGoodput       = "goodput_rps"
 )
 
 // Verdicts of a comparison of the candidate arm with the baseline.
@@ -188,10 +192,11 @@ const KVBMAccepted = "kvbm_*, dynamo_kvbm_*, dynamo_component_{offload,onboard}_
 // Base units of the values analyze computes and hands to report, which
 // alone scales them for display.
 const (
-	UnitNanoseconds    = "ns"      // durations and times
-	UnitBytes          = "bytes"   // sizes
-	UnitBytesPerSecond = "bytes/s" // disk throughput
-	UnitPerSecond      = "1/s"     // run-level rates (requests, output tokens)
+	UnitNanoseconds    = "ns"       // durations and times
+	UnitBytes          = "bytes"    // sizes
+	UnitBytesPerSecond = "bytes/s"  // disk throughput
+	UnitPerSecond      = "1/s"      // run-level rates (requests, output tokens)
+	UnitFraction       = "fraction" // shares between 0 and 1 (SLO attainment)
 )
 
 // KV modes, the KVBM configuration a tier mode stands for.

@@ -18,6 +18,7 @@ import (
 	"kvbench/ingest"
 	"kvbench/internal/cli"
 	"kvbench/report"
+	"kvbench/results"
 )
 
 func main() { cli.Main(run) }
@@ -41,6 +42,8 @@ func newReportCmd() *cobra.Command {
 		seed                uint64
 		baseline, candidate string
 		phases              []string
+		slo                 []string
+		sloTarget           float64
 	)
 	cmd := &cobra.Command{
 		Use:   "report PATH...",
@@ -63,7 +66,15 @@ func newReportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := analysis.New(analysis.Options{Seed: seed, Baseline: baseline, Candidate: candidate, Phases: phases})
+			objective, err := results.ParseSLO(slo...)
+			if err != nil {
+				return cli.Exit(cli.ExitUsage, err)
+			}
+			if sloTarget <= 0 || sloTarget > 1 {
+				return cli.Usage("--slo-target %v: want a share between 0 and 1, e.g. 0.9", sloTarget)
+			}
+			a := analysis.New(analysis.Options{Seed: seed, Baseline: baseline, Candidate: candidate, Phases: phases,
+				SLO: objective, SLOTarget: sloTarget})
 			a.AddDataset(ds)
 			printSkipped(cmd, ds.Skipped)
 			if a.Len() == 0 {
@@ -85,6 +96,8 @@ func newReportCmd() *cobra.Command {
 	f.Uint64Var(&seed, "seed", 1, "seed of the bootstrap")
 	f.StringVar(&baseline, "baseline", "B1", "baseline arm")
 	f.StringVar(&candidate, "candidate", "B2", "candidate arm")
+	f.StringArrayVar(&slo, "slo", nil, "judge requests by this objective, e.g. ttft=500ms, itl=50ms (p90 chunk gap), e2e=20s (repeatable; overrides the runs' own --slo)")
+	f.Float64Var(&sloTarget, "slo-target", analysis.DefaultSLOTarget, "attainment a request-rate sweep's knee must keep")
 	return cmd
 }
 
