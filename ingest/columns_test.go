@@ -3,9 +3,9 @@ package ingest
 import (
 	"fmt"
 	"math"
-	"sort"
 	"math/rand/v2"
 	"path/filepath"
+	"sort"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
