@@ -57,7 +57,9 @@ func knees(groups []Group, target float64) []Knee {
 			}
 			p := RatePoint{Rate: rate, Attainment: m.Mean, Lo: m.Mean, Hi: m.Mean, Runs: len(m.PerRun)}
 			if m.Lo != nil && m.Hi != nil {
-				p.Lo, p.Hi = *m.Lo, *m.Hi
+				// A share lies in [0, 1]; the t interval over few runs
+				// can reach past it.
+				p.Lo, p.Hi = max(*m.Lo, 0), min(*m.Hi, 1)
 			}
 			k := key{g.Scenario, g.Phase, g.Arm}
 			if byKey[k] == nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -25,7 +26,7 @@ func sloSection(b *bytes.Buffer, s *analysis.Summary) {
 	if s.SLO != "" {
 		slo = "`" + s.SLO + "` (given to analyze)"
 	}
-	fmt.Fprintf(b, "A request meets the SLO %s when it succeeded and every bound holds; the ITL bound applies to the request's "+
+	fmt.Fprintf(b, "A request meets the SLO (%s) when it succeeded and every bound holds; the ITL bound applies to the request's "+
 		"90th-percentile gap between content chunks. `slo_attainment` is the share of a run's requests that meet it, `goodput_rps` "+
 		"those requests per second of phase time; both are compared like throughput (higher is better).\n\n", slo)
 	if len(s.Knees) == 0 {
@@ -84,7 +85,17 @@ func kneePlots(s *analysis.Summary) ([]namedPlot, error) {
 	}
 	var out []namedPlot
 	for _, pn := range panels {
-		p := newPlot(fmt.Sprintf("SLO attainment vs request rate: %s / %s", pn.scenario, pn.phase), "offered request rate (req/s)", "requests meeting the SLO (%)")
+		p := newPlot(fmt.Sprintf("SLO attainment vs request rate: %s / %s", pn.scenario, pn.phase), "offered request rate (req/s, log scale)", "requests meeting the SLO (%)")
+		p.X.Scale = plot.LogScale{}
+		var ticks rateTicks
+		for _, k := range s.Knees {
+			if k.Scenario == pn.scenario && k.Phase == pn.phase {
+				for _, pt := range k.Points {
+					ticks = append(ticks, pt.Rate)
+				}
+			}
+		}
+		p.X.Tick.Marker = ticks
 		p.Add(plotter.NewGrid())
 		target := 0.0
 		for i, k := range s.Knees {
@@ -100,10 +111,29 @@ func kneePlots(s *analysis.Summary) ([]namedPlot, error) {
 			return nil, err
 		}
 		p.Y.Min, p.Y.Max = 0, 105
+		if n := len(ticks); n > 0 {
+			lo, hi := slices.Min(ticks), slices.Max(ticks)
+			p.X.Min, p.X.Max = lo/1.3, hi*1.3
+		}
 		p.Legend.Top, p.Legend.Left = false, true
 		out = append(out, namedPlot{p, "slo_knee_" + slug(pn.scenario) + "_" + slug(pn.phase)})
 	}
 	return out, nil
+}
+
+// rateTicks labels the rates a sweep visited.
+type rateTicks []float64
+
+func (r rateTicks) Ticks(min, max float64) []plot.Tick {
+	var out []plot.Tick
+	seen := map[float64]bool{}
+	for _, v := range r {
+		if !seen[v] && v >= min && v <= max {
+			seen[v] = true
+			out = append(out, plot.Tick{Value: v, Label: trimNum(v)})
+		}
+	}
+	return out
 }
 
 // kneeLine adds one arm's attainment points with their intervals.
@@ -112,7 +142,8 @@ func kneeLine(p *plot.Plot, k analysis.Knee, c color.Color) error {
 	for _, pt := range k.Points {
 		v := fraction.of(pt.Attainment)
 		w.pts = append(w.pts, plotter.XY{X: pt.Rate, Y: v})
-		w.errs = append(w.errs, struct{ Low, High float64 }{v - fraction.of(pt.Lo), fraction.of(pt.Hi) - v})
+		lo, hi := fraction.of(max(pt.Lo, 0)), fraction.of(min(pt.Hi, 1))
+		w.errs = append(w.errs, struct{ Low, High float64 }{v - lo, hi - v})
 	}
 	line, points, err := plotter.NewLinePoints(w.pts)
 	if err != nil {
