@@ -11,7 +11,7 @@ import (
 )
 
 // Note: ingest reads the requests table column chunk by column chunk
-// rather than through parquet-go's reflective row reader: it needs ten of
+// rather than through parquet-go's reflective row reader: it needs eleven of
 // the table's columns, and reconstructing structs row by row (with a schema
 // conversion for the narrower struct) cost about 5 µs per row, which alone
 // would take most of a minute at 10 million rows. Reading values per row
@@ -32,6 +32,7 @@ var requestColumns = []struct {
 	{"latency_ns", []string{"latency_ns"}},
 	{"chunk_offsets_ns", []string{"chunk_offsets_ns", "list", "element"}},
 	{"error_kind", []string{"error_kind"}},
+	{"repeat_index", []string{"repeat_index"}},
 }
 
 const (
@@ -45,6 +46,7 @@ const (
 	colLatency
 	colChunks
 	colErrorKind
+	colRepeat
 )
 
 // scanRequests calls fn for every row of a requests table file, in file
@@ -112,6 +114,7 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 			r.TTFTNs, r.HasTTFT = optInt64(vals[colTTFT][i])
 			r.LatencyNs = vals[colLatency][i].Int64()
 			r.ErrorKind = strs[3].of(vals[colErrorKind][i])
+			r.RepeatIndex = vals[colRepeat][i].Int32()
 			if ci, err = chunkSpan(&r, chunkVals, ci); err != nil {
 				return rows, fmt.Errorf("read %s: %w at row %d", path, err, rows)
 			}

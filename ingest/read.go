@@ -30,8 +30,11 @@ type Request struct {
 	FirstChunkNs, LastChunkNs int64
 	Chunks                    int32
 	Concurrency               int32
-	HasTTFT                   bool
-	HasOutputTokens           bool
+	// RepeatIndex is the pass of a phase that a scenario repeats
+	// (reuse_verify: 0, 1, ...); 0 elsewhere.
+	RepeatIndex     int32
+	HasTTFT         bool
+	HasOutputTokens bool
 }
 
 // Run is one bundle with its tables read: the requests, and the
