@@ -68,10 +68,14 @@ func markdown(t *testing.T, s *analysis.Summary, plots ...PlotRef) []byte {
 func TestEscape(t *testing.T) {
 	cases := map[string]string{
 		"a|b":                   `a\|b`,
-		"<script>":              "&lt;script&gt;",
-		"[x](http://e)":         `\[x\](http://e)`,
+		"<script>":              `\<script>`,
+		"35 < 50":               "35 < 50",
+		"[x](http://e)":         `[x\](http://e)`,
+		"[]":                    "[]",
 		"line\nbreak":           "line break",
-		"*bold* _it_ `code` #h": "\\*bold\\* \\_it\\_ \\`code\\` \\#h",
+		"rehydrate_replay":      "rehydrate_replay",
+		"&amp;":                 `\&amp;`,
+		"#h *bold* _it_ `code`": "\\#h \\*bold\\* \\_it\\_ \\`code\\`",
 	}
 	for in, want := range cases {
 		if got := esc(in); got != want {
@@ -136,5 +140,35 @@ func TestRehydrateText(t *testing.T) {
 	evidence, warnings = rehydrateText(analysis.Rehydrate{Verdict: results.RehydrateNoEvidence, TelemetryError: "io table: bad"})
 	if len(evidence) != 0 || len(warnings) != 1 || warnings[0] != "telemetry unreadable: io table: bad" {
 		t.Errorf("unreadable: evidence %q warnings %q", evidence, warnings)
+	}
+}
+
+// TestFirstScreen: the headline is a percent change with its interval,
+// the simulator is named before any number, runs without KVBM counters
+// are said to have none (never "observed in 0 of N"), and the markdown
+// has no HTML entities.
+func TestFirstScreen(t *testing.T) {
+	s := fixture()
+	s.Header = analysis.Header{Targets: []analysis.Target{{Model: analysis.SimulatorModel, Host: "127.0.0.1", Simulator: true, Arms: []string{"B1", "B2"}}},
+		Hosts: []results.Host{{Hostname: "spark", OS: "linux", Arch: "arm64", NumCPU: 20}}, ToolVersions: []string{"1.2.3"},
+		FirstStartNs: 1796251179851919296, LastStartNs: 1796251279851919296, Scenarios: []string{"standard"},
+		Shared: []analysis.Setting{{Key: "max-tokens", Value: "8"}, {Key: "stream", Value: "true"}}}
+	s.Rehydrate = []analysis.Rehydrate{{RunID: "r2", Arm: "B2", Verdict: results.RehydrateNoEvidence}}
+	md := string(markdown(t, s))
+	for _, want := range []string{
+		"> **Simulator data.**",
+		"- **B2 vs B1, standard measure, c4, p50 TTFT: −19% [−25%, −10%], better, provisional**",
+		"| capture host | spark (linux/arm64, 20 CPUs, kernel (not recorded)) |",
+		"| started | first run 2026-12-02T22:39:39Z, last run 2026-12-02T22:41:19Z |",
+		"| max output tokens | 8 |",
+		"no KVBM counters were captured for 1 B2 run(s) (r2)",
+		"see METHOD.md in the kvbench repository",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "observed in 0 of") || strings.Contains(md, "&lt;") || strings.Contains(md, `\_`) {
+		t.Errorf("report has 'observed in 0 of', an entity or an escaped underscore:\n%s", md)
 	}
 }
