@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot"
+
 	"kvbench/analysis"
 	"kvbench/results"
 	"kvbench/stats"
@@ -170,5 +172,27 @@ func TestFirstScreen(t *testing.T) {
 	}
 	if strings.Contains(md, "observed in 0 of") || strings.Contains(md, "&lt;") || strings.Contains(md, `\_`) {
 		t.Errorf("report has 'observed in 0 of', an entity or an escaped underscore:\n%s", md)
+	}
+}
+
+// TestTicks: axes get several labels, within a decade on a log axis too.
+func TestTicks(t *testing.T) {
+	labels := func(ts []plot.Tick) (n int) {
+		for _, t := range ts {
+			if t.Label != "" {
+				n++
+			}
+		}
+		return n
+	}
+	for _, r := range [][2]float64{{3, 4.5}, {4.1, 9}, {0.8, 1500}} {
+		if n := labels(logTicks{}.Ticks(r[0], r[1])); n < 2 {
+			t.Errorf("log axis %v: %d labels", r, n)
+		}
+	}
+	for _, r := range [][2]float64{{0, 1}, {0, 5.2}, {10.3, 21.9}, {0, 6000}} {
+		if n := labels(linearTicks{}.Ticks(r[0], r[1])); n < 4 || n > 9 {
+			t.Errorf("linear axis %v: %d labels", r, n)
+		}
 	}
 }
