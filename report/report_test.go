@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -194,5 +195,50 @@ func TestTicks(t *testing.T) {
 		if n := labels(linearTicks{}.Ticks(r[0], r[1])); n < 4 || n > 9 {
 			t.Errorf("linear axis %v: %d labels", r, n)
 		}
+	}
+}
+
+// TestWriteOut: a second report into the same directory removes the
+// plots the first wrote and no longer writes; a directory with other
+// files is refused unless forced, and forcing leaves those files alone.
+func TestWriteOut(t *testing.T) {
+	dir := t.TempDir()
+	s := fixture()
+	s.Distributions = []analysis.Distribution{{Scenario: "standard", Phase: "measure", Arm: "B1", Metric: results.MetricTTFT, Sorted: []float64{1e6, 2e6}}}
+	if _, err := Write(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "plots", "ttft_cdf_standard_measure.png")
+	if _, err := os.Stat(old); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "plots", "kvbm_b2.png"), []byte("from an older report"), 0o644) // recognised by name
+	s.Distributions = nil
+	if _, err := Write(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{old, filepath.Join(dir, "plots", "kvbm_b2.png")} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", gone)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, OutManifest)); err != nil {
+		t.Errorf("no %s: %v", OutManifest, err)
+	}
+
+	foreign := t.TempDir()
+	mine := filepath.Join(foreign, "notes.txt")
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	if _, err := Write(foreign, s); !errors.Is(err, ErrNotOurs) || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("write into a foreign directory: %v; want ErrNotOurs naming notes.txt", err)
+	}
+	if _, err := WriteWith(foreign, s, WriteOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("--force removed a file it did not write: %v", err)
+	}
+	if _, err := Write(foreign, s); !errors.Is(err, ErrNotOurs) {
+		t.Errorf("a forced directory still holds notes.txt: %v; want ErrNotOurs", err)
 	}
 }
