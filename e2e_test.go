@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"kvbench/analysis"
+	"kvbench/report"
 	"kvbench/results"
 	"kvbench/sim"
 	"kvbench/sim/simtest"
@@ -342,6 +344,62 @@ arms:
 	rep := runCmd(t, 0, analyze, "report", campDir, "--out", filepath.Join(dir, "report"))
 	if !strings.Contains(rep, "(4 runs)") {
 		t.Errorf("analyze: %s", rep)
+	}
+	checkReportHeader(t, filepath.Join(dir, "report"))
+}
+
+// checkReportHeader checks that a report of a simulator campaign says what
+// was measured, and that its method link resolves inside the repository.
+func checkReportHeader(t *testing.T, out string) {
+	t.Helper()
+	if analysis.SimulatorModel != sim.DefaultModel {
+		t.Errorf("analysis.SimulatorModel %q; the simulator serves %q", analysis.SimulatorModel, sim.DefaultModel)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{
+		"# kvbench report: B2 (cpu_disk) against B1 (cpu_only)",
+		"> **Simulator data.** All runs ran against `capture sim`",
+		"| target | simulator (`capture sim`",
+		"model kvbench/sim-8b at 127.0.0.1 (B1, B2)",
+		"| capture host | " + host + " (" + runtime.GOOS + "/" + runtime.GOARCH,
+		"| tool versions | capture " + results.Version,
+		"| runs | 4 (B1: 2, B2: 2), campaign c1 |",
+		"| started | 20", // first and last run start, to the second
+		"| scenario | standard |",
+		"| max output tokens | 4 |",
+		"| stream | true |",
+		"| concurrency by phase | measure 2 |",
+		"| differs between runs | request-seed (within arms) |",
+		"see " + report.MethodDoc + " in the kvbench repository",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%.3000s", want, md)
+		}
+	}
+	if st, err := os.Stat(report.MethodDoc); err != nil || st.Size() < 1000 {
+		t.Errorf("the report's method link %s does not resolve in the repository: %v", report.MethodDoc, err)
+	}
+	var sum struct {
+		Header struct {
+			Targets []struct {
+				Model     string
+				Simulator bool
+			}
+			FirstRunStart  string            `json:"first_run_start"`
+			SharedSettings map[string]string `json:"shared_settings"`
+		}
+	}
+	js, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(js, &sum); err != nil {
+		t.Fatal(err)
+	}
+	h := sum.Header
+	if len(h.Targets) != 1 || !h.Targets[0].Simulator || h.FirstRunStart == "" || h.SharedSettings["max-tokens"] != "4" {
+		t.Errorf("summary.json header %+v", h)
 	}
 }
 

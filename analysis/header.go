@@ -48,7 +48,7 @@ type Target struct {
 	Host string
 	// Simulator is true when the model is SimulatorModel.
 	Simulator bool
-	// Arms lists the arms that ran against this target.
+	// Arms lists the arms that ran against this target, sorted.
 	Arms []string
 }
 
@@ -82,6 +82,9 @@ func header(manifests []*results.Manifest) Header {
 			}
 			h.LastStartNs = max(h.LastStartNs, s)
 		}
+	}
+	for i := range h.Targets {
+		slices.Sort(h.Targets[i].Arms)
 	}
 	h.ToolVersions = slices.Sorted(maps.Keys(versions))
 	h.Campaigns = slices.Sorted(maps.Keys(campaigns))
