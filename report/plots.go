@@ -260,7 +260,7 @@ func slug(s string) string {
 }
 
 // logTicks labels a log axis at 1, 2 and 5 times powers of ten; when that
-// gives fewer than three labels (a range within a decade), every minor
+// gives fewer than four labels (a range of a decade or so), every minor
 // tick is labelled too, so an axis always has several labels.
 type logTicks struct{}
 
@@ -286,7 +286,7 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 			ticks = append(ticks, t)
 		}
 	}
-	if labelled < 3 {
+	if labelled < 4 {
 		for i := range ticks {
 			ticks[i].Label = tickLabel(ticks[i].Value)
 		}
