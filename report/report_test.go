@@ -242,3 +242,25 @@ func TestWriteOut(t *testing.T) {
 		t.Errorf("a forced directory still holds notes.txt: %v; want ErrNotOurs", err)
 	}
 }
+
+// TestPassRows: the passes of a repeated phase are rows of their own,
+// named as the counters table names them.
+func TestPassRows(t *testing.T) {
+	s := fixture()
+	g := s.Groups[0]
+	s.Groups = nil
+	for pass := 1; pass <= 2; pass++ {
+		g.Scenario, g.Phase, g.Pass = "reuse_verify", results.PhaseReuse, pass
+		s.Groups = append(s.Groups, g)
+	}
+	md := string(markdown(t, s))
+	for _, want := range []string{"| reuse_verify | reuse #1 | B1 |", "| reuse_verify | reuse #2 | B1 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	var js bytes.Buffer
+	if err := JSON(&js, s); err != nil || !strings.Contains(js.String(), `"pass": 2`) {
+		t.Errorf("summary.json lacks the pass: %v", err)
+	}
+}
