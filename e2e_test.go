@@ -161,7 +161,7 @@ func TestEndToEndSimulator(t *testing.T) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}
 	}
-	if strings.Contains(string(md), "warmup |") {
+	if strings.Contains(string(md), "| warmup | B") {
 		t.Errorf("report.md has warmup rows")
 	}
 	for _, p := range []string{"plots/ttft_cdf_standard_measure.png", "plots/ttft_cdf_standard_measure.svg", "summary.json"} {
