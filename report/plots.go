@@ -162,6 +162,8 @@ func drawFile(p *plot.Plot, leg *plot.Legend, path, format string) error {
 		return err
 	}
 	dc := draw.New(c)
+	dc.SetColor(color.White) // the legend column too, not only the plot's own background
+	dc.Fill(dc.Rectangle.Path())
 	p.Draw(draw.Crop(dc, 0, -legW, 0, 0))
 	if legW > 0 {
 		top := p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
