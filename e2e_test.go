@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"kvbench/analysis"
+	"kvbench/report"
 	"kvbench/results"
 	"kvbench/sim"
 	"kvbench/sim/simtest"
@@ -158,7 +161,7 @@ func TestEndToEndSimulator(t *testing.T) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}
 	}
-	if strings.Contains(string(md), "warmup |") {
+	if strings.Contains(string(md), "| warmup | B") {
 		t.Errorf("report.md has warmup rows")
 	}
 	for _, p := range []string{"plots/ttft_cdf_standard_measure.png", "plots/ttft_cdf_standard_measure.svg", "summary.json"} {
@@ -342,6 +345,64 @@ arms:
 	rep := runCmd(t, 0, analyze, "report", campDir, "--out", filepath.Join(dir, "report"))
 	if !strings.Contains(rep, "(4 runs)") {
 		t.Errorf("analyze: %s", rep)
+	}
+	checkReportHeader(t, filepath.Join(dir, "report"))
+}
+
+// checkReportHeader checks that a report of a simulator campaign says what
+// was measured, and that its method link resolves inside the repository.
+func checkReportHeader(t *testing.T, out string) {
+	t.Helper()
+	if analysis.SimulatorModel != sim.DefaultModel {
+		t.Errorf("analysis.SimulatorModel %q; the simulator serves %q", analysis.SimulatorModel, sim.DefaultModel)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{
+		"# kvbench report: B2 (cpu_disk) against B1 (cpu_only)",
+		"> **Simulator data.** All runs ran against `capture sim`",
+		"| target | simulator (`capture sim`",
+		"model kvbench/sim-8b at 127.0.0.1 (B1, B2)",
+		"| capture host | " + host + " (" + runtime.GOOS + "/" + runtime.GOARCH,
+		"| tool versions | capture " + results.Version,
+		"| runs | 4 (B1: 2, B2: 2), campaign c1 |",
+		"| scenario | standard |",
+		"| max output tokens | 4 |",
+		"| stream | true |",
+		"| concurrency by phase | measure 2 |",
+		"| differs between runs | request-seed (within arms) |",
+		"see " + report.MethodDoc + " in the kvbench repository",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%.3000s", want, md)
+		}
+	}
+	if !regexp.MustCompile(`\| started \| (first run \d{4}-\d\d-\d\dT[0-9:]+Z, last run )?\d{4}-\d\d-\d\dT[0-9:]+Z \|`).Match(md) {
+		t.Errorf("report.md does not say when the runs started:\n%.3000s", md)
+	}
+	if st, err := os.Stat(report.MethodDoc); err != nil || st.Size() < 1000 {
+		t.Errorf("the report's method link %s does not resolve in the repository: %v", report.MethodDoc, err)
+	}
+	var sum struct {
+		Header struct {
+			Targets []struct {
+				Model     string
+				Simulator bool
+			}
+			FirstRunStart  string            `json:"first_run_start"`
+			SharedSettings map[string]string `json:"shared_settings"`
+		}
+	}
+	js, _ := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err := json.Unmarshal(js, &sum); err != nil {
+		t.Fatal(err)
+	}
+	h := sum.Header
+	if len(h.Targets) != 1 || !h.Targets[0].Simulator || h.FirstRunStart == "" || h.SharedSettings["max-tokens"] != "4" {
+		t.Errorf("summary.json header %+v", h)
 	}
 }
 

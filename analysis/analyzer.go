@@ -120,6 +120,7 @@ func (a *Analyzer) Summary() *Summary {
 			Resamples: a.so.Resamples, TwoStageResamples: a.so.TwoStageResamples,
 			Quantiles: a.opt.Quantiles, Baseline: a.opt.Baseline, Candidate: a.opt.Candidate, Margin: a.so.Margin,
 		},
+		Header:      header(a.manifests),
 		Runs:        a.runs,
 		Skipped:     a.skipped,
 		ConfigDiffs: configDiffs(a.manifests),

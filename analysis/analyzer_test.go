@@ -38,7 +38,7 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("groups = %d; want 2 (warmup excluded)", len(groups))
 	}
 	g := groups[0]
-	if g.key != (groupKey{"standard", results.PhaseMeasure, "B1", 2, ""}) {
+	if g.key != (groupKey{"standard", results.PhaseMeasure, "B1", 2, "", 0}) {
 		t.Errorf("first group key %+v", g.key)
 	}
 	n, fails := g.requests()
@@ -94,5 +94,65 @@ func TestTimelineThinning(t *testing.T) {
 		if d := tl.OffsetNs[i] - tl.OffsetNs[i-1]; d != int64(tl.stride) || tl.TTFTNs[i] != tl.OffsetNs[i] {
 			t.Fatalf("points not evenly thinned at %d: gap %v, stride %d", i, d, tl.stride)
 		}
+	}
+}
+
+// TestReusePasses: reuse_verify repeats the phase "reuse"; each pass is a
+// group of its own (and a comparison of its own), not one pooled row.
+func TestReusePasses(t *testing.T) {
+	a := New(Options{Baseline: "B1", Candidate: "B2", Resamples: 50})
+	for _, tier := range []string{"B1", "B2"} {
+		m := &results.Manifest{RunID: "r" + tier, Scenario: "reuse_verify", TierMode: tier, Valid: true,
+			Phases: []results.Phase{{Name: results.PhaseReuse}, {Name: results.PhaseReuse, RepeatIndex: 1}}}
+		r := &ingest.Run{Bundle: ingest.Bundle{Manifest: m}}
+		for pass := int32(0); pass < 2; pass++ {
+			for i := int64(0); i < 30; i++ {
+				r.Requests = append(r.Requests, ingest.Request{Scenario: "reuse_verify", TierMode: tier, Phase: results.PhaseReuse,
+					RepeatIndex: pass, Concurrency: 1, TTFTNs: (10 + i) * 1e6, HasTTFT: true, LatencyNs: 50e6})
+			}
+		}
+		a.Add(r)
+	}
+	s := a.Summary()
+	var passes []int
+	for _, g := range s.Groups {
+		passes = append(passes, g.Pass)
+	}
+	if len(passes) != 4 || passes[0] != 1 || passes[1] != 1 || passes[2] != 2 || passes[3] != 2 {
+		t.Errorf("group passes %v; want [1 1 2 2] (B1, B2 of each pass)", passes)
+	}
+	seen := map[int]bool{}
+	for _, c := range s.Comparisons {
+		seen[c.Pass] = true
+	}
+	if !seen[1] || !seen[2] || seen[0] {
+		t.Errorf("comparison passes %v; want 1 and 2", seen)
+	}
+}
+
+// TestHeader: the target is the model and the base URL's host (ports
+// differ per arm), the simulator is recognised by its model name, and
+// the shared settings leave out per-run keys and settings that differ.
+func TestHeader(t *testing.T) {
+	mk := func(id, tier, url string, start int64, cfg map[string]string) *results.Manifest {
+		return &results.Manifest{RunID: id, TierMode: tier, Model: SimulatorModel, BaseURL: url, StartedUnixNs: start, ToolVersion: "1.0",
+			Scenario: "rehydrate_replay", Host: results.Host{Hostname: "spark", Arch: "arm64"}, Config: cfg,
+			Phases: []results.Phase{{Name: results.PhaseReplay, Concurrency: 1}, {Name: results.PhasePopulate, Concurrency: 2}}}
+	}
+	h := header([]*results.Manifest{
+		mk("a", "B1", "http://127.0.0.1:4000", 20, map[string]string{"max-tokens": "8", "run-id": "a", "request-seed": "1"}),
+		mk("b", "B2", "http://127.0.0.1:5000", 10, map[string]string{"max-tokens": "8", "run-id": "b", "request-seed": "2"}),
+	})
+	if len(h.Targets) != 1 || !h.Targets[0].Simulator || h.Targets[0].Host != "127.0.0.1" || len(h.Targets[0].Arms) != 2 {
+		t.Errorf("targets %+v", h.Targets)
+	}
+	if h.FirstStartNs != 10 || h.LastStartNs != 20 || len(h.Hosts) != 1 || len(h.ToolVersions) != 1 {
+		t.Errorf("header %+v", h)
+	}
+	if len(h.Shared) != 1 || h.Shared[0] != (Setting{"max-tokens", "8"}) {
+		t.Errorf("shared %+v; want max-tokens only", h.Shared)
+	}
+	if len(h.PhaseConcurrency) != 2 || h.PhaseConcurrency[0] != (Setting{results.PhasePopulate, "2"}) {
+		t.Errorf("phase concurrency %+v; want populate first", h.PhaseConcurrency)
 	}
 }

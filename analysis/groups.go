@@ -20,6 +20,9 @@ type groupKey struct {
 	// sweep is the campaign sweep point ("flag=value,..." sorted), empty
 	// outside sweeps, so runs at different sweep points are never pooled.
 	sweep string
+	// pass is the 1-based pass of a phase the scenario repeats
+	// (reuse_verify's reuse phases); 0 for a phase that runs once.
+	pass int
 }
 
 func (k groupKey) less(o groupKey) bool {
@@ -29,6 +32,9 @@ func (k groupKey) less(o groupKey) bool {
 	if k.phase != o.phase {
 		rk, ro := results.PhaseOrder(k.phase), results.PhaseOrder(o.phase)
 		return rk < ro || (rk == ro && k.phase < o.phase)
+	}
+	if k.pass != o.pass {
+		return k.pass < o.pass
 	}
 	if k.arm != o.arm {
 		return k.arm < o.arm
@@ -196,6 +202,7 @@ func (a *Analyzer) addRequests(r *ingest.Run) {
 	m := r.Manifest
 	sweep := sweepLabel(m)
 	tl := newTimeline(m)
+	repeated := repeatedPhases(m)
 	mine := map[groupKey]*series{}
 	for i := range r.Requests {
 		q := &r.Requests[i]
@@ -208,7 +215,10 @@ func (a *Analyzer) addRequests(r *ingest.Run) {
 		if results.PhaseRole(q.Phase) == results.RoleWarmup {
 			continue
 		}
-		k := groupKey{q.Scenario, q.Phase, q.TierMode, int(q.Concurrency), sweep}
+		k := groupKey{q.Scenario, q.Phase, q.TierMode, int(q.Concurrency), sweep, 0}
+		if repeated[q.Phase] {
+			k.pass = int(q.RepeatIndex) + 1
+		}
 		s := mine[k]
 		if s == nil {
 			s = &series{runID: m.RunID, slo: a.sloFor(m)}
@@ -223,6 +233,22 @@ func (a *Analyzer) addRequests(r *ingest.Run) {
 		s.add(q)
 	}
 	a.timelines = append(a.timelines, tl.Timeline)
+}
+
+// repeatedPhases returns the phase names that occur more than once in a
+// run's manifest: their passes are grouped apart.
+func repeatedPhases(m *results.Manifest) map[string]bool {
+	seen := map[string]int{}
+	for _, ph := range m.Phases {
+		seen[ph.Name]++
+	}
+	out := map[string]bool{}
+	for name, n := range seen {
+		if n > 1 {
+			out[name] = true
+		}
+	}
+	return out
 }
 
 // sweepLabel is a run's campaign sweep point in canonical form.
@@ -254,7 +280,7 @@ func (a *Analyzer) sortedGroups() []*group {
 func (a *Analyzer) groupSummary(g *group, est map[armKey][]stats.Estimate) Group {
 	n, fails := g.requests()
 	k := g.key
-	out := Group{Scenario: k.scenario, Phase: k.phase, Arm: k.arm, Concurrency: k.concurrency, Sweep: k.sweep,
+	out := Group{Scenario: k.scenario, Phase: k.phase, Pass: k.pass, Arm: k.arm, Concurrency: k.concurrency, Sweep: k.sweep,
 		NRuns: len(g.runs), NRequests: n, NErrors: fails}
 	for _, mt := range metrics {
 		runs := g.runsOf(mt.get)
@@ -296,18 +322,21 @@ func (g *group) distribution() (Distribution, bool) {
 	}
 	sort.Float64s(pooled)
 	k := g.key
-	return Distribution{Scenario: k.scenario, Phase: k.phase, Arm: k.arm, Metric: results.MetricTTFT, Sorted: pooled}, true
+	return Distribution{Scenario: k.scenario, Phase: k.phase, Pass: k.pass, Arm: k.arm, Metric: results.MetricTTFT, Sorted: pooled}, true
 }
 
 // mergeDistributions pools distributions that share scenario, phase, arm
 // and metric (different concurrencies), so the CDF plot has one line per
 // arm.
 func mergeDistributions(ds []Distribution) []Distribution {
-	type key struct{ sc, ph, arm, m string }
+	type key struct {
+		sc, ph, arm, m string
+		pass           int
+	}
 	idx := map[key]int{}
 	var out []Distribution
 	for _, d := range ds {
-		k := key{d.Scenario, d.Phase, d.Arm, d.Metric}
+		k := key{d.Scenario, d.Phase, d.Arm, d.Metric, d.Pass}
 		if i, ok := idx[k]; ok {
 			out[i].Sorted = append(out[i].Sorted, d.Sorted...)
 			sort.Float64s(out[i].Sorted)

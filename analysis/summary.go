@@ -3,8 +3,11 @@ package analysis
 // Summary is the analysis of a set of runs: everything report renders.
 // Durations and times are nanoseconds, sizes bytes (see Metric.Unit).
 type Summary struct {
-	Tool    string
-	Method  Method
+	Tool   string
+	Method Method
+	// Header says what was measured: target, hosts, versions, dates and
+	// the settings all runs shared.
+	Header  Header
 	Runs    []Run
 	Skipped []SkippedRun
 	// ConfigDiffs lists run settings that differ between runs, which can
@@ -89,8 +92,11 @@ type SkippedRun struct {
 // Group holds the statistics of one (scenario, phase, arm, concurrency,
 // sweep point).
 type Group struct {
-	Scenario    string
-	Phase       string
+	Scenario string
+	Phase    string
+	// Pass is the 1-based pass of a phase the scenario repeats
+	// (reuse_verify: reuse #1, #2, ...); 0 for a phase that runs once.
+	Pass        int
 	Arm         string
 	Concurrency int
 	Sweep       string // campaign sweep point, "flag=value,..."; "" outside sweeps
@@ -141,6 +147,7 @@ type RunMetric struct {
 type Comparison struct {
 	Scenario    string
 	Phase       string
+	Pass        int // as in Group
 	Concurrency int
 	Sweep       string
 	Metric      string
@@ -269,6 +276,7 @@ type TierShare struct {
 type Distribution struct {
 	Scenario string
 	Phase    string
+	Pass     int // as in Group
 	Arm      string
 	Metric   string
 	Sorted   []float64 // in the metric's base unit

@@ -13,7 +13,7 @@ import (
 )
 
 // Note: ingest reads the requests table column chunk by column chunk
-// rather than through parquet-go's reflective row reader: it needs ten of
+// rather than through parquet-go's reflective row reader: it needs eleven of
 // the table's columns, and reconstructing structs row by row (with a schema
 // conversion for the narrower struct) cost about 5 µs per row, which alone
 // would take most of a minute at 10 million rows. Reading values per row
@@ -40,6 +40,7 @@ var requestColumns = []struct {
 	{"prompt_tokens", []string{"prompt_tokens"}, true},
 	{"cached_tokens", []string{"cached_tokens"}, true},
 	{"answer_match", []string{"answer_match"}, true},
+	{"repeat_index", []string{"repeat_index"}, false},
 }
 
 const (
@@ -56,6 +57,7 @@ const (
 	colPromptTokens
 	colCachedTokens
 	colAnswerMatch
+	colRepeat
 )
 
 // scanRequests calls fn for every row of a requests table file, in file
@@ -141,6 +143,7 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 					r.AnswerMatch = AnswerSame
 				}
 			}
+			r.RepeatIndex = vals[colRepeat][i].Int32()
 			if ci, err = chunkSpan(&r, chunkVals, ci, &gaps); err != nil {
 				return rows, fmt.Errorf("read %s: %w at row %d", path, err, rows)
 			}

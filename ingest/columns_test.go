@@ -24,7 +24,7 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 		r := results.Request{Scenario: []string{"standard", "eviction_replay"}[i/2500], TierMode: []string{"B1", "B2"}[rng.IntN(2)],
 			Phase: []string{"populate", "thrash", "replay"}[rng.IntN(3)], Concurrency: int32(rng.IntN(64)),
 			StartUnixNs: rng.Int64(), LatencyNs: rng.Int64N(1e9), ErrorKind: []string{"", "", "", "http", "timeout"}[rng.IntN(5)],
-			Error: fmt.Sprintf("err %d", i)}
+			Error: fmt.Sprintf("err %d", i), RepeatIndex: int32(rng.IntN(3))}
 		if rng.IntN(4) != 0 {
 			r.TTFTNs = results.Ptr(rng.Int64N(1e9))
 		}
@@ -55,7 +55,8 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 	}
 	for i, w := range want {
 		exp := Request{Scenario: w.Scenario, TierMode: w.TierMode, Phase: w.Phase, Concurrency: w.Concurrency,
-			StartUnixNs: w.StartUnixNs, LatencyNs: w.LatencyNs, ErrorKind: w.ErrorKind, Chunks: int32(len(w.ChunkOffsetsNs))}
+			StartUnixNs: w.StartUnixNs, LatencyNs: w.LatencyNs, ErrorKind: w.ErrorKind, Chunks: int32(len(w.ChunkOffsetsNs)),
+			RepeatIndex: w.RepeatIndex}
 		if w.TTFTNs != nil {
 			exp.TTFTNs, exp.HasTTFT = *w.TTFTNs, true
 		}
@@ -99,6 +100,7 @@ type oldRequest struct {
 	LatencyNs      int64   `parquet:"latency_ns"`
 	ChunkOffsetsNs []int64 `parquet:"chunk_offsets_ns,list"`
 	ErrorKind      string  `parquet:"error_kind,dict"`
+	RepeatIndex    int32   `parquet:"repeat_index"`
 }
 
 // TestScanRequestsOldBundle reads a requests table without the optional

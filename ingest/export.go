@@ -140,3 +140,26 @@ func writeAtomic(dir, name string, write func(*os.File) error) (err error) {
 	}
 	return os.Rename(tmp.Name(), filepath.Join(dir, name))
 }
+
+// DatasetRuns counts the runs an exported dataset holds: the distinct
+// run_id partitions under dir, over every table.
+func DatasetRuns(dir string) (int, error) {
+	tables, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	runs := map[string]bool{}
+	for _, t := range tables {
+		if !t.IsDir() {
+			continue
+		}
+		parts, err := filepath.Glob(filepath.Join(dir, t.Name(), "scenario=*", "tier_mode=*", "run_id=*"))
+		if err != nil {
+			return 0, err
+		}
+		for _, p := range parts {
+			runs[filepath.Base(p)] = true
+		}
+	}
+	return len(runs), nil
+}

@@ -34,9 +34,12 @@ type Request struct {
 	// ITLP90Ns is the 90th percentile of the gaps between consecutive
 	// content chunks (0 with fewer than two chunks): the request's
 	// inter-token latency as an SLO on ITL reads it.
-	ITLP90Ns        int64
-	Chunks          int32
-	Concurrency     int32
+	ITLP90Ns    int64
+	Chunks      int32
+	Concurrency int32
+	// RepeatIndex is the pass of a phase that a scenario repeats
+	// (reuse_verify: 0, 1, ...); 0 elsewhere.
+	RepeatIndex     int32
 	HasTTFT         bool
 	HasOutputTokens bool
 	HasPromptTokens bool

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"kvbench/analysis"
+	"kvbench/results"
 )
 
 // JSON writes the summary as summary.json (documented in SUMMARY.md):
@@ -72,6 +73,7 @@ func summaryView(s *analysis.Summary) object {
 		{"rehydrate", view(s.Rehydrate, rehydrateView)},
 		{"phase_io", view(s.PhaseIO, phaseIOView)},
 		{"tier_attribution", view(s.Attribution, tierShareView)},
+		{"header", headerView(s)},
 		{"integrity", integrityView(s.Integrity)},
 		{"slo", s.SLO},
 		{"slo_knees", view(s.Knees, kneeView)},
@@ -105,6 +107,31 @@ func integrityView(in analysis.Integrity) object {
 	}
 }
 
+// headerView is what was measured, as the report's header shows it.
+func headerView(s *analysis.Summary) object {
+	h := s.Header
+	targets := view(h.Targets, func(t analysis.Target) object {
+		return object{{"model", t.Model}, {"host", t.Host}, {"simulator", t.Simulator}, {"arms", list(t.Arms)}}
+	})
+	hosts := view(h.Hosts, func(x results.Host) object {
+		return object{{"hostname", x.Hostname}, {"os", x.OS}, {"arch", x.Arch}, {"kernel", x.Kernel}, {"num_cpu", x.NumCPU}, {"go_version", x.GoVer}}
+	})
+	settings := func(ss []analysis.Setting) object {
+		o := object{}
+		for _, st := range ss {
+			o = append(o, member{st.Key, st.Value})
+		}
+		return o
+	}
+	var first, last any // null when no manifest recorded a start
+	if h.FirstStartNs != 0 {
+		first, last = utc(h.FirstStartNs), utc(h.LastStartNs)
+	}
+	return object{{"targets", targets}, {"hosts", hosts}, {"tool_versions", list(h.ToolVersions)},
+		{"first_run_start", first}, {"last_run_start", last}, {"campaigns", list(h.Campaigns)}, {"scenarios", list(h.Scenarios)},
+		{"shared_settings", settings(h.Shared)}, {"phase_concurrency", settings(h.PhaseConcurrency)}, {"method_doc", MethodDoc}}
+}
+
 // view converts every element of in; the result is never nil.
 func view[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
@@ -134,8 +161,11 @@ func configDiffView(d analysis.ConfigDiff) object {
 
 // where returns the members that place a group or comparison; the sweep
 // point only inside a sweep.
-func where(scenario, phase string, arm *string, concurrency int, sweep string) object {
+func where(scenario, phase string, pass int, arm *string, concurrency int, sweep string) object {
 	o := object{{"scenario", scenario}, {"phase", phase}}
+	if pass > 0 {
+		o = append(o, member{"pass", pass}) // only for a phase the scenario repeats
+	}
 	if arm != nil {
 		o = append(o, member{"arm", *arm})
 	}
@@ -151,7 +181,7 @@ func groupView(g analysis.Group) object {
 	if g.Metrics != nil {
 		metrics = view(g.Metrics, metricView)
 	}
-	return append(where(g.Scenario, g.Phase, &g.Arm, g.Concurrency, g.Sweep),
+	return append(where(g.Scenario, g.Phase, g.Pass, &g.Arm, g.Concurrency, g.Sweep),
 		member{"n_runs", g.NRuns}, member{"n_requests", g.NRequests}, member{"n_errors", g.NErrors},
 		member{"metrics", metrics}, member{"run_metrics", view(g.RunMetrics, runMetricView)})
 }
@@ -173,7 +203,7 @@ func runMetricView(m analysis.RunMetric) object {
 
 func comparisonView(c analysis.Comparison) object {
 	u := metricUnit(c.Unit)
-	return append(where(c.Scenario, c.Phase, nil, c.Concurrency, c.Sweep),
+	return append(where(c.Scenario, c.Phase, c.Pass, nil, c.Concurrency, c.Sweep),
 		member{"metric", metricName(c.Metric, c.Unit)}, member{"quantile", c.P}, member{"statistic", c.Statistic},
 		member{"baseline", u.of(c.Baseline)}, member{"candidate", u.of(c.Candidate)},
 		member{"delta", u.of(c.Delta)}, member{"delta_lo", u.ofPtr(c.DeltaLo)}, member{"delta_hi", u.ofPtr(c.DeltaHi)},

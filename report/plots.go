@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"maps"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"kvbench/analysis"
 	"kvbench/results"
@@ -78,18 +80,104 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
+	p.X.Tick.Marker, p.Y.Tick.Marker = linearTicks{}, linearTicks{}
 	return p
 }
 
-// save writes a plot as PNG and SVG and returns its reference.
+// linearTicks labels a linear axis at four to eight round values (1, 2 or
+// 5 times a power of ten apart), with an unlabelled tick between them;
+// gonum's default labels only two or three.
+type linearTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (linearTicks) Ticks(min, max float64) []plot.Tick {
+	if !(max > min) || math.IsInf(max-min, 0) {
+		return plot.DefaultTicks{}.Ticks(min, max)
+	}
+	raw := (max - min) / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{2, 5, 10} {
+		if raw/mag > m*0.75 {
+			step = m * mag
+		}
+	}
+	decimals := 0
+	if step < 1 {
+		decimals = int(-math.Floor(math.Log10(step)))
+	}
+	var ticks []plot.Tick
+	half := step / 2
+	for i := math.Ceil(min / half); i*half <= max+half*1e-9; i++ {
+		v := i * half
+		t := plot.Tick{Value: v}
+		if math.Mod(i, 2) == 0 {
+			t.Label = strconv.FormatFloat(v, 'f', decimals, 64)
+			if math.Abs(v) < step*1e-9 {
+				t.Label = "0"
+			}
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}
+
+// Plot size: the plot itself and, to its right, a column for the legend,
+// so a legend never covers data, phase labels or the title.
+var (
+	plotWidth  = 16 * vg.Centimeter
+	plotHeight = 10 * vg.Centimeter
+	legendGap  = vg.Points(8)
+)
+
+// save writes a plot as PNG and SVG and returns its reference. The legend
+// is drawn beside the plot, not inside it.
 func save(p namedPlot, dir string) (PlotRef, error) {
+	leg := p.Legend
+	p.Legend = plot.NewLegend()
+	defer func() { p.Legend = leg }()
+	leg.Top, leg.Left = true, true
 	for _, ext := range []string{".png", ".svg"} {
 		path := filepath.Join(dir, p.name+ext)
-		if err := p.Save(16*vg.Centimeter, 10*vg.Centimeter, path); err != nil {
+		if err := drawFile(p.Plot, &leg, path, ext[1:]); err != nil {
 			return PlotRef{}, fmt.Errorf("write %s: %w", path, err)
 		}
 	}
 	return PlotRef{Title: p.Title.Text, PNG: "plots/" + p.name + ".png", SVG: "plots/" + p.name + ".svg"}, nil
+}
+
+// drawFile draws the plot with its legend in a column on the right and
+// writes it in format to path.
+func drawFile(p *plot.Plot, leg *plot.Legend, path, format string) error {
+	probe, err := draw.NewFormattedCanvas(plotWidth, plotHeight, format)
+	if err != nil {
+		return err
+	}
+	legW := leg.Rectangle(draw.New(probe)).Size().X
+	if legW > 0 {
+		legW += legendGap
+	}
+	c, err := draw.NewFormattedCanvas(plotWidth+legW, plotHeight, format)
+	if err != nil {
+		return err
+	}
+	dc := draw.New(c)
+	dc.SetColor(color.White) // the legend column too, not only the plot's own background
+	dc.Fill(dc.Rectangle.Path())
+	p.Draw(draw.Crop(dc, 0, -legW, 0, 0))
+	if legW > 0 {
+		top := p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+		leg.Draw(draw.Crop(dc, plotWidth+legendGap, 0, 0, -top))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cdfPlots draws one TTFT CDF per (scenario, phase), one line per arm.
@@ -108,8 +196,6 @@ func cdfPlots(s *analysis.Summary) ([]namedPlot, error) {
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = logTicks{}
 		p.Y.Min, p.Y.Max = 0, 1
-		p.Legend.Top = false
-		p.Legend.Left = false
 		p.Add(plotter.NewGrid())
 		n := 0
 		for _, d := range s.Distributions {
@@ -175,8 +261,9 @@ func slug(s string) string {
 	return b.String()
 }
 
-// logTicks labels a log axis at 1, 2 and 5 times powers of ten, so short
-// ranges (a decade or less) still get readable labels.
+// logTicks labels a log axis at 1, 2 and 5 times powers of ten; when that
+// gives fewer than four labels (a range of a decade or so), every minor
+// tick is labelled too, so an axis always has several labels.
 type logTicks struct{}
 
 // Ticks implements plot.Ticker.
@@ -185,6 +272,7 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 		return nil
 	}
 	var ticks []plot.Tick
+	labelled := 0
 	for e := math.Floor(math.Log10(min)); e <= math.Ceil(math.Log10(max)); e++ {
 		base := math.Pow(10, e)
 		for m := 1; m <= 9; m++ {
@@ -194,13 +282,24 @@ func (logTicks) Ticks(min, max float64) []plot.Tick {
 			}
 			t := plot.Tick{Value: v}
 			if m == 1 || m == 2 || m == 5 {
-				t.Label = strconv.FormatFloat(v, 'g', 4, 64)
+				t.Label = tickLabel(v)
+				labelled++
 			}
 			ticks = append(ticks, t)
 		}
 	}
+	if labelled < 4 {
+		for i := range ticks {
+			ticks[i].Label = tickLabel(ticks[i].Value)
+		}
+	}
+	if len(ticks) < 2 { // less than one step of the 1..9 grid: linear ticks
+		return plot.DefaultTicks{}.Ticks(min, max)
+	}
 	return ticks
 }
+
+func tickLabel(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 
 // ttftOf returns a group's TTFT metric, or nil.
 func ttftOf(g analysis.Group) *analysis.Metric {
@@ -217,6 +316,8 @@ func ttftOf(g analysis.Group) *analysis.Metric {
 type whiskers struct {
 	pts  plotter.XYs
 	errs plotter.YErrors
+	// bare holds the points without an interval.
+	bare plotter.XYs
 }
 
 func (w *whiskers) add(x float64, q analysis.Quantile) {
@@ -225,6 +326,8 @@ func (w *whiskers) add(x float64, q analysis.Quantile) {
 	lo, hi := 0.0, 0.0
 	if q.Lo != nil && q.Hi != nil {
 		lo, hi = v-timing.of(*q.Lo), timing.of(*q.Hi)-v
+	} else {
+		w.bare = append(w.bare, plotter.XY{X: x, Y: v})
 	}
 	w.errs = append(w.errs, struct{ Low, High float64 }{lo, hi})
 }
@@ -242,8 +345,11 @@ func (w *whiskers) bars(c color.Color) (*plotter.YErrorBars, error) {
 	return bars, nil
 }
 
-// quantilePlots draws, per (scenario, phase, concurrency, sweep point),
-// TTFT quantiles with their interval whiskers, one series per arm.
+// quantilePlots draws, per (scenario, phase, pass, concurrency, sweep
+// point), TTFT quantiles with their interval whiskers, one series per
+// arm. Points without an interval are hollow and the legend says why; the
+// y axis turns logarithmic, and says so, when the values span more than a
+// decade.
 func quantilePlots(s *analysis.Summary) ([]namedPlot, error) {
 	var labels []string
 	for _, q := range s.Method.Quantiles {
@@ -252,15 +358,16 @@ func quantilePlots(s *analysis.Summary) ([]namedPlot, error) {
 	var out []namedPlot
 	for _, groups := range cells(s.Groups) {
 		k := groups[0]
-		title := fmt.Sprintf("TTFT quantiles with %s%% intervals: %s / %s / c%d", pct(s.Method.Confidence), k.Scenario, k.Phase, k.Concurrency)
-		name := fmt.Sprintf("ttft_quantiles_%s_%s_c%d", slug(k.Scenario), slug(k.Phase), k.Concurrency)
+		phase := plainPhase(k.Phase, k.Pass)
+		title := fmt.Sprintf("TTFT percentiles, %s%% intervals: %s / %s / c%d", pct(s.Method.Confidence), k.Scenario, phase, k.Concurrency)
+		name := fmt.Sprintf("ttft_quantiles_%s_%s_c%d", slug(k.Scenario), slug(phase), k.Concurrency)
 		if k.Sweep != "" {
-			title += " [" + k.Sweep + "]"
+			title += " (" + k.Sweep + ")"
 			name += "_" + slug(k.Sweep)
 		}
-		p := newPlot(title, "quantile ("+strings.Join(labels, ", ")+")", ttftLabel)
+		p := newPlot(title, "percentile", ttftLabel)
 		p.Add(plotter.NewGrid())
-		n := 0
+		n, bare, lo, hi := 0, 0, math.Inf(1), 0.0
 		for gi, g := range groups {
 			m := ttftOf(g)
 			if m == nil {
@@ -270,27 +377,70 @@ func quantilePlots(s *analysis.Summary) ([]namedPlot, error) {
 			for qi, q := range m.Quantiles {
 				w.add(float64(qi)+0.12*float64(gi)-0.06*float64(len(groups)-1), q)
 			}
-			sc, err := plotter.NewScatter(w.pts)
-			if err != nil {
+			if err := addWhiskers(p, &w, armColor(g.Arm, gi), fmt.Sprintf("%s (%d runs)", g.Arm, g.NRuns)); err != nil {
 				return nil, err
 			}
-			sc.Color = armColor(g.Arm, gi)
-			sc.GlyphStyle.Radius = vg.Points(3)
-			bars, err := w.bars(sc.Color)
-			if err != nil {
-				return nil, err
+			for i, pt := range w.pts {
+				lo, hi = math.Min(lo, pt.Y-w.errs[i].Low), math.Max(hi, pt.Y+w.errs[i].High)
 			}
-			p.Add(sc, bars)
-			p.Legend.Add(fmt.Sprintf("%s (%d runs)", g.Arm, g.NRuns), sc)
+			bare += len(w.bare)
 			n++
 		}
-		if n > 0 {
-			p.NominalX(labels...)
-			p.Legend.Top, p.Legend.Left = true, true
-			out = append(out, namedPlot{p, name})
+		if n == 0 {
+			continue
 		}
+		p.NominalX(labels...)
+		p.X.Min, p.X.Max = -0.5, float64(len(labels))-0.5
+		if lo > 0 && hi/lo > 10 {
+			p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, logTicks{}
+			p.Y.Label.Text = "TTFT (" + timing.word + ", log scale)"
+			p.Y.Min, p.Y.Max = lo/1.2, hi*1.2
+		} else {
+			p.Y.Min, p.Y.Max = math.Max(0, lo-0.1*(hi-lo)), hi+0.1*(hi-lo)
+		}
+		if bare > 0 {
+			p.Legend.Add("hollow: no interval")
+			p.Legend.Add("(under 10 requests")
+			p.Legend.Add(" beyond the percentile)")
+		}
+		out = append(out, namedPlot{p, name})
 	}
 	return out, nil
+}
+
+// addWhiskers adds one arm's points with their whiskers, drawing the
+// points without an interval hollow.
+func addWhiskers(p *plot.Plot, w *whiskers, c color.Color, label string) error {
+	sc, err := plotter.NewScatter(w.pts)
+	if err != nil {
+		return err
+	}
+	sc.Color = c
+	sc.GlyphStyle.Radius = vg.Points(3)
+	sc.GlyphStyle.Shape = draw.CircleGlyph{}
+	bars, err := w.bars(c)
+	if err != nil {
+		return err
+	}
+	p.Add(bars, sc)
+	if len(w.bare) > 0 {
+		hollow, err := plotter.NewScatter(w.bare)
+		if err != nil {
+			return err
+		}
+		hollow.GlyphStyle = draw.GlyphStyle{Color: color.White, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}
+		p.Add(hollow)
+	}
+	p.Legend.Add(label, sc)
+	return nil
+}
+
+// plainPhase names a phase with its pass for plot titles: "reuse #2".
+func plainPhase(phase string, pass int) string {
+	if pass > 0 {
+		return phase + " #" + itoa(pass)
+	}
+	return phase
 }
 
 // cells groups the groups by everything but the arm, in first-seen order.
@@ -303,7 +453,7 @@ func cells(groups []analysis.Group) [][]analysis.Group {
 	idx := map[key]int{}
 	var out [][]analysis.Group
 	for _, g := range groups {
-		k := key{g.Scenario, g.Phase, g.Concurrency, g.Sweep}
+		k := key{g.Scenario, plainPhase(g.Phase, g.Pass), g.Concurrency, g.Sweep}
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
@@ -333,19 +483,20 @@ func timelinePlots(s *analysis.Summary) ([]namedPlot, error) {
 	for ai, arm := range arms {
 		tls := byArm[arm]
 		p := newPlot(fmt.Sprintf("TTFT over time: %s (%d runs overlaid)", arm, len(tls)), elapsedLabel, ttftLabel)
-		ymax := 0.0
-		for _, tl := range tls {
-			for _, v := range tl.TTFTNs {
-				ymax = math.Max(ymax, timing.ofInt(v))
-			}
-		}
+		ymax, top := timelineCap(tls)
 		if err := bands(p, tls[0].Phases, ymax); err != nil {
 			return nil, err
 		}
+		var above plotter.XYs
 		for _, tl := range tls {
-			pts := make(plotter.XYs, len(tl.OffsetNs))
+			pts := make(plotter.XYs, 0, len(tl.OffsetNs))
 			for i := range tl.OffsetNs {
-				pts[i] = plotter.XY{X: elapsed.ofInt(tl.OffsetNs[i]), Y: timing.ofInt(tl.TTFTNs[i])}
+				pt := plotter.XY{X: elapsed.ofInt(tl.OffsetNs[i]), Y: timing.ofInt(tl.TTFTNs[i])}
+				if pt.Y > ymax {
+					above = append(above, plotter.XY{X: pt.X, Y: ymax})
+					continue
+				}
+				pts = append(pts, pt)
 			}
 			sc, err := plotter.NewScatter(pts)
 			if err != nil {
@@ -355,10 +506,44 @@ func timelinePlots(s *analysis.Summary) ([]namedPlot, error) {
 			sc.GlyphStyle.Radius = vg.Points(1.2)
 			p.Add(sc)
 		}
-		p.Y.Min = 0
+		if len(above) > 0 {
+			sc, err := plotter.NewScatter(above)
+			if err != nil {
+				return nil, err
+			}
+			sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(3), Shape: draw.TriangleGlyph{}}
+			p.Add(sc)
+			p.Legend.Add(fmt.Sprintf("%d above the axis,", len(above)), sc)
+			p.Legend.Add(fmt.Sprintf("up to %s %s", num(top), timing.word))
+		}
+		p.Legend.Add("shading: phases of")
+		p.Legend.Add("the first run")
+		p.Y.Min, p.Y.Max = 0, ymax*1.1
 		out = append(out, namedPlot{p, "ttft_timeline_" + slug(arm)})
 	}
 	return out, nil
+}
+
+// timelineCap returns the top of a timeline's y axis, which leaves out
+// rare outliers (above 1.5 times the 99th percentile) so they do not
+// flatten everything else, and the largest TTFT.
+func timelineCap(tls []analysis.Timeline) (cap, top float64) {
+	var all []float64
+	for _, tl := range tls {
+		for _, v := range tl.TTFTNs {
+			all = append(all, timing.ofInt(v))
+		}
+	}
+	if len(all) == 0 {
+		return 1, 0
+	}
+	slices.Sort(all)
+	top = all[len(all)-1]
+	cap = math.Min(top, 1.5*all[(len(all)-1)*99/100])
+	if cap <= 0 {
+		cap = 1
+	}
+	return cap, top
 }
 
 // sweepPlots draws the first and last reported TTFT quantiles (p50 and p99
@@ -436,6 +621,14 @@ func sweepLine(p *plot.Plot, groups []analysis.Group, scenario, phase, arm strin
 		return err
 	}
 	p.Add(line, points, bars)
+	if len(w.bare) > 0 {
+		hollow, err := plotter.NewScatter(w.bare)
+		if err != nil {
+			return err
+		}
+		hollow.GlyphStyle = draw.GlyphStyle{Color: color.White, Radius: vg.Points(1.5), Shape: draw.CircleGlyph{}}
+		p.Add(hollow)
+	}
 	p.Legend.Add(fmt.Sprintf("%s p%s", arm, pct(q)), line)
 	return nil
 }
@@ -463,24 +656,44 @@ func ioPlots(s *analysis.Summary) ([]namedPlot, error) {
 		if len(io.Counters) > 0 {
 			p := newPlot(fmt.Sprintf("KVBM counters: %s (run %s)", io.Arm, io.RunID), elapsedLabel, "blocks (cumulative)")
 			var lines []series
+			var idle []string
 			for i, role := range slices.Sorted(maps.Keys(io.Counters)) {
 				if role == results.KVBMMatched {
 					continue // tokens, not blocks
+				}
+				if allZero(io.Counters[role]) {
+					idle = append(idle, roleName(role))
+					continue
 				}
 				c, ok := roleColors[role]
 				if !ok {
 					c = armColor("", i)
 				}
-				lines = append(lines, series{role, io.Counters[role], c, false})
+				lines = append(lines, series{roleName(role), io.Counters[role], c, false})
 			}
 			if err := seriesLines(p, io.Phases, unit{div: 1}, lines); err != nil {
 				return nil, err
 			}
-			p.Legend.Top, p.Legend.Left = true, true
+			if len(idle) > 0 {
+				p.Legend.Add("zero throughout:")
+				for _, name := range idle {
+					p.Legend.Add("  " + name)
+				}
+			}
 			out = append(out, namedPlot{p, "kvbm_" + slug(io.Arm)})
 		}
 	}
 	return out, nil
+}
+
+// allZero reports whether a counter never moved.
+func allZero(pts []analysis.Point) bool {
+	for _, p := range pts {
+		if p.V != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // series is one line of a time-series plot.

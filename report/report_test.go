@@ -2,11 +2,14 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
 
 	"kvbench/analysis"
 	"kvbench/results"
@@ -68,10 +71,14 @@ func markdown(t *testing.T, s *analysis.Summary, plots ...PlotRef) []byte {
 func TestEscape(t *testing.T) {
 	cases := map[string]string{
 		"a|b":                   `a\|b`,
-		"<script>":              "&lt;script&gt;",
-		"[x](http://e)":         `\[x\](http://e)`,
+		"<script>":              `\<script>`,
+		"35 < 50":               "35 < 50",
+		"[x](http://e)":         `[x\](http://e)`,
+		"[]":                    "[]",
 		"line\nbreak":           "line break",
-		"*bold* _it_ `code` #h": "\\*bold\\* \\_it\\_ \\`code\\` \\#h",
+		"rehydrate_replay":      "rehydrate_replay",
+		"&amp;":                 `\&amp;`,
+		"#h *bold* _it_ `code`": "\\#h \\*bold\\* \\_it\\_ \\`code\\`",
 	}
 	for in, want := range cases {
 		if got := esc(in); got != want {
@@ -136,5 +143,124 @@ func TestRehydrateText(t *testing.T) {
 	evidence, warnings = rehydrateText(analysis.Rehydrate{Verdict: results.RehydrateNoEvidence, TelemetryError: "io table: bad"})
 	if len(evidence) != 0 || len(warnings) != 1 || warnings[0] != "telemetry unreadable: io table: bad" {
 		t.Errorf("unreadable: evidence %q warnings %q", evidence, warnings)
+	}
+}
+
+// TestFirstScreen: the headline is a percent change with its interval,
+// the simulator is named before any number, runs without KVBM counters
+// are said to have none (never "observed in 0 of N"), and the markdown
+// has no HTML entities.
+func TestFirstScreen(t *testing.T) {
+	s := fixture()
+	s.Header = analysis.Header{Targets: []analysis.Target{{Model: analysis.SimulatorModel, Host: "127.0.0.1", Simulator: true, Arms: []string{"B1", "B2"}}},
+		Hosts: []results.Host{{Hostname: "spark", OS: "linux", Arch: "arm64", NumCPU: 20}}, ToolVersions: []string{"1.2.3"},
+		FirstStartNs: 1796251179851919296, LastStartNs: 1796251279851919296, Scenarios: []string{"standard"},
+		Shared: []analysis.Setting{{Key: "max-tokens", Value: "8"}, {Key: "stream", Value: "true"}}}
+	s.Rehydrate = []analysis.Rehydrate{{RunID: "r2", Arm: "B2", Verdict: results.RehydrateNoEvidence}}
+	md := string(markdown(t, s))
+	for _, want := range []string{
+		"> **Simulator data.**",
+		"- **B2 vs B1, standard measure, c4, p50 TTFT: −19% [−25%, −10%], better, provisional**",
+		"| capture host | spark (linux/arm64, 20 CPUs, kernel (not recorded)) |",
+		"| started | first run 2026-12-02T22:39:39Z, last run 2026-12-02T22:41:19Z |",
+		"| max output tokens | 8 |",
+		"no KVBM counters were captured for 1 B2 run(s) (r2)",
+		"see METHOD.md in the kvbench repository",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "observed in 0 of") || strings.Contains(md, "&lt;") || strings.Contains(md, `\_`) {
+		t.Errorf("report has 'observed in 0 of', an entity or an escaped underscore:\n%s", md)
+	}
+}
+
+// TestTicks: axes get several labels, within a decade on a log axis too.
+func TestTicks(t *testing.T) {
+	labels := func(ts []plot.Tick) (n int) {
+		for _, t := range ts {
+			if t.Label != "" {
+				n++
+			}
+		}
+		return n
+	}
+	for _, r := range [][2]float64{{3, 4.5}, {4.1, 9}, {0.8, 1500}} {
+		if n := labels(logTicks{}.Ticks(r[0], r[1])); n < 2 {
+			t.Errorf("log axis %v: %d labels", r, n)
+		}
+	}
+	for _, r := range [][2]float64{{0, 1}, {0, 5.2}, {10.3, 21.9}, {0, 6000}} {
+		if n := labels(linearTicks{}.Ticks(r[0], r[1])); n < 4 || n > 9 {
+			t.Errorf("linear axis %v: %d labels", r, n)
+		}
+	}
+}
+
+// TestWriteOut: a second report into the same directory removes the
+// plots the first wrote and no longer writes; a directory with other
+// files is refused unless forced, and forcing leaves those files alone.
+func TestWriteOut(t *testing.T) {
+	dir := t.TempDir()
+	s := fixture()
+	s.Distributions = []analysis.Distribution{{Scenario: "standard", Phase: "measure", Arm: "B1", Metric: results.MetricTTFT, Sorted: []float64{1e6, 2e6}}}
+	if _, err := Write(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "plots", "ttft_cdf_standard_measure.png")
+	if _, err := os.Stat(old); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "plots", "kvbm_b2.png"), []byte("from an older report"), 0o644) // recognised by name
+	s.Distributions = nil
+	if _, err := Write(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{old, filepath.Join(dir, "plots", "kvbm_b2.png")} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s left behind", gone)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, OutManifest)); err != nil {
+		t.Errorf("no %s: %v", OutManifest, err)
+	}
+
+	foreign := t.TempDir()
+	mine := filepath.Join(foreign, "notes.txt")
+	os.WriteFile(mine, []byte("mine"), 0o644)
+	if _, err := Write(foreign, s); !errors.Is(err, ErrNotOurs) || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("write into a foreign directory: %v; want ErrNotOurs naming notes.txt", err)
+	}
+	if _, err := WriteWith(foreign, s, WriteOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("--force removed a file it did not write: %v", err)
+	}
+	if _, err := Write(foreign, s); !errors.Is(err, ErrNotOurs) {
+		t.Errorf("a forced directory still holds notes.txt: %v; want ErrNotOurs", err)
+	}
+}
+
+// TestPassRows: the passes of a repeated phase are rows of their own,
+// named as the counters table names them.
+func TestPassRows(t *testing.T) {
+	s := fixture()
+	g := s.Groups[0]
+	s.Groups = nil
+	for pass := 1; pass <= 2; pass++ {
+		g.Scenario, g.Phase, g.Pass = "reuse_verify", results.PhaseReuse, pass
+		s.Groups = append(s.Groups, g)
+	}
+	md := string(markdown(t, s))
+	for _, want := range []string{"| reuse_verify | reuse #1 | B1 |", "| reuse_verify | reuse #2 | B1 |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	var js bytes.Buffer
+	if err := JSON(&js, s); err != nil || !strings.Contains(js.String(), `"pass": 2`) {
+		t.Errorf("summary.json lacks the pass: %v", err)
 	}
 }

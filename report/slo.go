@@ -14,6 +14,25 @@ import (
 	"kvbench/results"
 )
 
+// goodputLines lead the verdict when requests were judged by an SLO:
+// goodput and attainment of the candidate against the baseline in each
+// verdict phase.
+func goodputLines(b *bytes.Buffer, s *analysis.Summary) {
+	for _, c := range s.Comparisons {
+		if !results.IsPrimaryPhase(c.Phase) || (c.Metric != results.MetricGoodput && c.Metric != results.MetricSLOAttainment) {
+			continue
+		}
+		u := metricUnit(c.Unit)
+		what := "goodput (requests meeting the SLO per second)"
+		if c.Metric == results.MetricSLOAttainment {
+			what = "SLO attainment"
+		}
+		fmt.Fprintf(b, "- **%s vs %s, %s, %s: %s, %s, %s** (%s %s %s, %s %s %s).\n", esc(s.Method.Candidate), esc(s.Method.Baseline),
+			placeOf(c), what, changeInterval(c), esc(c.Verdict), esc(c.Grade),
+			esc(s.Method.Candidate), num(u.of(c.Candidate)), u.word, esc(s.Method.Baseline), num(u.of(c.Baseline)), u.word)
+	}
+}
+
 // sloSection explains the SLO metrics and lists each rate sweep's knee.
 // Attainment and goodput themselves are run-level metrics: they appear in
 // the throughput table and the comparisons.

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,6 +46,7 @@ func newReportCmd() *cobra.Command {
 		phases              []string
 		slo                 []string
 		sloTarget           float64
+		force               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "report PATH...",
@@ -80,7 +83,10 @@ func newReportCmd() *cobra.Command {
 			if a.Len() == 0 {
 				return errors.New("no usable runs (every bundle found was skipped or filtered out)")
 			}
-			path, err := report.Write(out, a.Summary())
+			path, err := report.WriteWith(out, a.Summary(), report.WriteOptions{Force: force})
+			if errors.Is(err, report.ErrNotOurs) {
+				return cli.Exit(cli.ExitUsage, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -89,7 +95,8 @@ func newReportCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&out, "out", "", "output directory for report.md, summary.json and plots/")
+	f.StringVar(&out, "out", "", "output directory for report.md, summary.json and plots/ (an earlier report there is replaced)")
+	f.BoolVar(&force, "force", false, "write into a directory that holds files analyze did not write (they are left alone)")
 	filterFlags(f, &filter)
 	f.StringSliceVar(&phases, "phase", nil, "only these phases (warmup is always excluded)")
 	f.StringVar(&since, "since", "", "only runs started at or after this RFC 3339 time")
@@ -105,6 +112,7 @@ func newExportCmd() *cobra.Command {
 	var (
 		out    string
 		filter ingest.Filter
+		appnd  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "export PATH...",
@@ -118,6 +126,9 @@ valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs direc
 			if out == "" {
 				return errNoOut
 			}
+			if err := emptyOrAppend(out, appnd); err != nil {
+				return err
+			}
 			bundles, skipped, err := ingest.Discover(args, filter)
 			if err != nil {
 				return err
@@ -130,14 +141,33 @@ valid run under PATH, so DuckDB, Spark and pandas can query fleets of runs direc
 			if st.Runs == 0 {
 				return errors.New("no valid runs to export")
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "exported %d runs, %d files, %d rows to %s\n", st.Runs, st.Files, st.Rows, out)
+			held, err := ingest.DatasetRuns(out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exported %d runs, %d files, %d rows to %s; the dataset now holds %d runs\n",
+				st.Runs, st.Files, st.Rows, out, held)
 			return nil
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&out, "out", "", "output directory of the dataset")
+	f.StringVar(&out, "out", "", "output directory of the dataset (empty or new, unless --append)")
+	f.BoolVar(&appnd, "append", false, "add to the dataset already in --out (a run exported again is replaced)")
 	filterFlags(f, &filter)
 	return cmd
+}
+
+// emptyOrAppend refuses to export into a non-empty directory unless the
+// user asked to add to it: a silent merge would mix datasets.
+func emptyOrAppend(dir string, appnd bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) || (err == nil && appnd) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return cli.Exit(cli.ExitUsage, fmt.Errorf("--out %s is not empty: pass --append to add to the dataset in it, or choose an empty directory", dir))
 }
 
 // printSkipped lists on stderr the bundles that were not used, with why.
