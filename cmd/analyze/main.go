@@ -46,6 +46,7 @@ func newReportCmd() *cobra.Command {
 		phases              []string
 		slo                 []string
 		sloTarget           float64
+		maxAnswerChange     float64
 		force               bool
 	)
 	cmd := &cobra.Command{
@@ -77,7 +78,7 @@ func newReportCmd() *cobra.Command {
 				return cli.Usage("--slo-target %v: want a share between 0 and 1, e.g. 0.9", sloTarget)
 			}
 			a := analysis.New(analysis.Options{Seed: seed, Baseline: baseline, Candidate: candidate, Phases: phases,
-				SLO: objective, SLOTarget: sloTarget})
+				SLO: objective, SLOTarget: sloTarget, MaxAnswerChange: maxAnswerChange})
 			a.AddDataset(ds)
 			printSkipped(cmd, ds.Skipped)
 			if a.Len() == 0 {
@@ -105,6 +106,7 @@ func newReportCmd() *cobra.Command {
 	f.StringVar(&candidate, "candidate", "B2", "candidate arm")
 	f.StringArrayVar(&slo, "slo", nil, "judge requests by this objective, e.g. ttft=500ms, itl=50ms (p90 chunk gap), e2e=20s (repeatable; overrides the runs' own --slo)")
 	f.Float64Var(&sloTarget, "slo-target", analysis.DefaultSLOTarget, "attainment a request-rate sweep's knee must keep")
+	f.Float64Var(&maxAnswerChange, "max-answer-change", analysis.DefaultMaxAnswerChange, "share of a run's repeated answers that may change before the run is flagged ANSWERS_CHANGED")
 	return cmd
 }
 
