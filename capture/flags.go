@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"kvbench/capture/telemetry"
+	"kvbench/results"
 )
 
 // RunFlags is the one flag table of `capture run`. The command registers
@@ -100,6 +101,10 @@ func (f *RunFlags) registerRun(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxNumTokens, "max-num-tokens", 8192, "engine token budget: prompt + max_tokens above it is not sent (0: no check)")
 	fs.BoolVar(&c.AllowPreflightSkip, "allow-preflight-skip", false, "keep the run valid when requests were skipped by the preflight check")
 	fs.BoolVar(&c.Calibrate, "calibrate", true, "fit prompt words to server tokens with two probe requests before the run")
+	fs.DurationVar(&c.DurableInterval, "durable-interval", results.DefaultDurableInterval,
+		"a finished request is in a closed, fsynced part file at most this long after it ends, so a kill loses at most this much (0: tables written at the end only)")
+	fs.IntVar(&c.MaxConsecutiveFailures, "max-consecutive-failures", 20, "stop the run as server unreachable after this many connection failures in a row with no success (0: never)")
+	fs.DurationVar(&c.UnreachableAfter, "unreachable-after", 10*time.Second, "stop the run as server unreachable when requests have failed with no success for this long (0: never)")
 }
 
 // registerScenarios defines the flags of one scenario each.
