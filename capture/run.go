@@ -160,8 +160,10 @@ func (r *runner) execute(ctx context.Context, dir string, samplers []telemetry.S
 }
 
 // begin writes what the run needs before its first request: the journal
-// (locked for the run), the schedule, the prompts, then, with the records
-// writer started and the samplers open, the journal's start event.
+// (locked for the run), the schedule, then, with the records writer
+// started and the samplers open, the journal's start event. (The prompts
+// table is written at the end, with the measured sizes: a crashed bundle
+// has none.)
 func (r *runner) begin(ctx context.Context, dir string, m *results.Manifest, samplers []telemetry.Sampler) (*results.Journal, *recordWriter, error) {
 	j, err := results.CreateJournal(dir)
 	if err != nil {
@@ -172,10 +174,6 @@ func (r *runner) begin(ctx context.Context, dir string, m *results.Manifest, sam
 		return j, nil, err
 	}
 	m.Tables[results.TableSchedule] = info
-	if info, _, err = writePrompts(dir, r.plan, nil); err != nil {
-		return j, nil, err
-	}
-	m.Tables[results.TablePrompts] = info
 	d := results.Durability{Every: r.cfg.DurableInterval, OnError: r.stops.failWrite}
 	w, err := newRecordWriter(dir, r.cfg.MaxScheduleLag, d)
 	if err != nil {

@@ -101,8 +101,8 @@ func (w *recordWriter) loop() {
 }
 
 // close stops the writer, closes the requests table and writes the
-// prompts table again with the measured token counts. It may be called
-// more than once.
+// prompts table with the measured token counts. It may be called more
+// than once.
 func (w *recordWriter) close(dir string, plan *Plan) (writerStats, error) {
 	w.once.Do(func() { close(w.in) })
 	w.wg.Wait()
@@ -117,8 +117,8 @@ func (w *recordWriter) close(dir string, plan *Plan) (writerStats, error) {
 }
 
 // writePrompts writes the prompts table of plan with the measured sizes
-// (none before the run) and returns the worst relative miss of a measured
-// prompt's size (nil when none was measured).
+// and returns the worst relative miss of a measured prompt's size (nil
+// when none was measured).
 func writePrompts(dir string, plan *Plan, measured map[string]int64) (results.TableInfo, *float64, error) {
 	pw, err := results.NewTableWriter[results.PromptRow](dir, results.TablePrompts, 0)
 	if err != nil {
