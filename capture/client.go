@@ -195,6 +195,12 @@ var (
 	errorEvent = []byte("error")
 )
 
+// readStream reads an SSE completion stream into rec: the first event,
+// the first token and every chunk's arrival, the completion id, usage, and
+// the failure that ends it early.
+// Note: one loop over the events in arrival order; split up, the order of
+// its checks (error event, error field, named event, [DONE], JSON, error
+// object, content) would be harder to read.
 func (c *Client) readStream(runCtx, ctx context.Context, body io.Reader, since func() int64, keepText bool, rec *results.Request) {
 	sr := getSSEReader(body)
 	defer putSSEReader(sr)

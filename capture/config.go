@@ -93,7 +93,7 @@ type Config struct {
 	// built; without it one word is taken for one token.
 	Calibrate bool
 
-	RunID      string // "" = scenario + UTC stamp
+	RunID      string // "" = scenario, UTC stamp to the millisecond, random suffix
 	ResultsDir string
 
 	APIKey              string

@@ -87,7 +87,7 @@ func (f *RunFlags) registerRun(fs *pflag.FlagSet) {
 	fs.Uint64Var(&c.RequestSeed, "request-seed", DefaultRequestSeed, "seed of the deterministic prompt sets")
 	fs.StringArrayVar(&c.Stop, "stop", nil, "stop sequence (repeatable)")
 	fs.BoolVar(&c.Stream, "stream", false, "stream responses (SSE); TTFT is the first non-empty token")
-	fs.StringVar(&c.RunID, "run-id", "", "run id and bundle directory name (default: scenario + UTC stamp)")
+	fs.StringVar(&c.RunID, "run-id", "", "run id and bundle directory name (default: scenario, UTC stamp to the millisecond, random suffix)")
 	fs.StringVar(&c.ResultsDir, "results-dir", "results", "directory that receives run bundles")
 	fs.StringVar(&f.apiKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the API key (never stored)")
 	fs.Float64Var(&f.reqTimeout, "request-timeout-s", 300, "per-request timeout in seconds (0: none)")

@@ -112,3 +112,25 @@ func TestServerLostStopsRun(t *testing.T) {
 		t.Errorf("journal ends with %+v (%v); want the stop event", evs[len(evs)-1], err)
 	}
 }
+
+// TestRunIDsUnique creates many run directories at once without --run-id:
+// every id differs (stamp to the millisecond and a random suffix; the
+// directory is created exclusively), and a given --run-id is never reused.
+func TestRunIDsUnique(t *testing.T) {
+	cfg := &Config{Scenario: ScenarioStandard, ResultsDir: t.TempDir()}
+	seen := map[string]bool{}
+	for range 300 {
+		id, dir, err := createRunDir(cfg)
+		if err != nil || seen[id] || filepath.Base(dir) != id {
+			t.Fatalf("createRunDir: %q %q %v (seen %v)", id, dir, err, seen[id])
+		}
+		seen[id] = true
+	}
+	cfg.RunID = "fixed"
+	if _, _, err := createRunDir(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := createRunDir(cfg); err == nil || !strings.Contains(err.Error(), "choose another --run-id") {
+		t.Errorf("a --run-id reused: %v", err)
+	}
+}
