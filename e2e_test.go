@@ -79,6 +79,11 @@ func runCmd(t testing.TB, wantCode int, bin string, args ...string) string {
 	return string(out)
 }
 
+// TestEndToEndSimulator captures two runs per arm against the simulator
+// binary and checks their bundles, analyze's report of them, and DuckDB's
+// reading of the exported dataset.
+// Note: long because capture, report and the independent cross-check are
+// one experiment on the same bundles.
 func TestEndToEndSimulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test builds binaries")

@@ -73,6 +73,11 @@ type ArmSpec struct {
 	Flush    []string  `yaml:"flush"`
 	Ready    ReadySpec `yaml:"ready"`
 	Cooldown float64   `yaml:"cooldown_s"`
+	// Retries is how many times a run whose server was lost (capture's
+	// --max-consecutive-failures, --unreachable-after) is tried again
+	// after the arm's start or switch command has been run again; every
+	// attempt's bundle is kept.
+	Retries int `yaml:"retries"`
 }
 
 // ReadySpec says how to wait for a switched server.
@@ -191,8 +196,8 @@ func (p *Plan) checkArms() error {
 		if len(a.Start) > 0 && len(a.Switch) > 0 {
 			return fmt.Errorf("arm %s: give start (a server the campaign runs) or switch (a one-shot command), not both", a.Name)
 		}
-		if a.Cooldown < 0 || a.Ready.TimeoutS < 0 {
-			return fmt.Errorf("arm %s: cooldown_s and ready.timeout_s must not be negative", a.Name)
+		if a.Cooldown < 0 || a.Ready.TimeoutS < 0 || a.Retries < 0 {
+			return fmt.Errorf("arm %s: cooldown_s, ready.timeout_s and retries must not be negative", a.Name)
 		}
 	}
 	return nil
@@ -257,3 +262,21 @@ func (p *Plan) checkFlags() error {
 
 // Dir is the campaign's directory.
 func (p *Plan) Dir() string { return filepath.Join(p.ResultsDir, p.Campaign) }
+
+// Warnings lists what a plan allows but a real campaign would regret: a
+// B1 or B2 arm whose runs have no --metrics-kvbm-url (and no start
+// command that could announce one) captures no KVBM counters, so its runs
+// cannot show whether KVBM offloaded or onboarded.
+func (p *Plan) Warnings(runs []ScheduledRun) []string {
+	var out []string
+	warned := map[string]bool{}
+	for _, r := range runs {
+		tier := r.Arm.TierMode
+		if (tier != "B1" && tier != "B2") || len(r.Arm.Start) > 0 || r.Flags.Get("metrics-kvbm-url") != "" || warned[r.Arm.Name] {
+			continue
+		}
+		warned[r.Arm.Name] = true
+		out = append(out, fmt.Sprintf("arm %s (%s) sets no metrics-kvbm-url: its runs capture no KVBM counters (set run: {metrics-kvbm-url: http://127.0.0.1:6880/metrics}, KVBM's default port)", r.Arm.Name, tier))
+	}
+	return out
+}

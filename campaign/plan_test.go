@@ -163,6 +163,7 @@ func TestCampaignPlanErrors(t *testing.T) {
 		{"dup arm", "campaign: x\narms: [{name: B1}, {name: B1}]\n", "duplicate"},
 		{"empty", "", "empty plan"},
 		{"list sweep value", "campaign: x\nsweep: [{flag: stop, values: [[a, b]]}]\narms: [{name: B1}]\n", "is a list"},
+		{"negative retries", "campaign: x\narms: [{name: B1, retries: -1}]\n", "retries"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -202,5 +203,22 @@ func TestResolveStatus(t *testing.T) {
 	moved, _ := filepath.Glob(filepath.Join(p.Dir(), ".superseded", runs[1].RunID+".*", "manifest.json"))
 	if len(moved) != 1 {
 		t.Errorf("earlier attempt not kept under .superseded: %v", moved)
+	}
+}
+
+func TestPlanWarnings(t *testing.T) {
+	p := loadTestPlan(t, `
+campaign: w
+results_dir: RESULTS
+repetitions: 2
+arms:
+  - {name: B0, switch: [restart]}
+  - {name: B1, switch: [restart]}
+  - {name: B2, switch: [restart], run: {metrics-kvbm-url: "http://127.0.0.1:6880/metrics"}}
+  - {name: B2sim, tier_mode: B2, start: ["{capture}", sim]}
+`)
+	w := p.Warnings(p.Schedule())
+	if len(w) != 1 || !strings.Contains(w[0], "arm B1 (B1) sets no metrics-kvbm-url") || !strings.Contains(w[0], "6880") {
+		t.Errorf("warnings %q; want one, for arm B1", w)
 	}
 }

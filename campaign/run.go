@@ -84,21 +84,41 @@ func (e *execution) runAll(ctx context.Context, runs []ScheduledRun) error {
 			}
 		}
 		fmt.Fprintf(e.opts.Log, "campaign: %d/%d %s (arm %s, repetition %d)\n", i+1, len(runs), r.RunID, r.Arm.Name, r.Repetition+1)
-		out, err := e.runOne(ctx, r)
+		out, err := e.runWithRetries(ctx, r)
 		if err != nil {
 			return err
 		}
-		r.Status = StatusCompleted
-		if out.Interrupted {
+		switch {
+		case out.Interrupted:
+			r.Status = StatusInterrupted
 			e.res.Interrupted = true
 			return nil
-		}
-		if !out.Manifest.Valid {
+		case !out.Manifest.Valid:
+			r.Status = StatusInvalid
 			e.res.Invalid++
 			fmt.Fprintf(e.opts.Log, "campaign: %s is INVALID: %s\n", r.RunID, strings.Join(out.Manifest.InvalidReasons, "; "))
+		default:
+			r.Status = StatusCompleted
 		}
 	}
 	return nil
+}
+
+// runWithRetries runs r; when its server was lost and the arm has retries
+// left, it runs the arm's start or switch command again and repeats the
+// run as a new attempt (the earlier bundle is kept under .superseded/).
+func (e *execution) runWithRetries(ctx context.Context, r *ScheduledRun) (*capture.Outcome, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := e.runOne(ctx, r, attempt)
+		if err != nil || !out.ServerLost || attempt > r.Arm.Retries || ctx.Err() != nil {
+			return out, err
+		}
+		fmt.Fprintf(e.opts.Log, "campaign: %s: %s; restarting arm %s for attempt %d of %d\n",
+			r.RunID, out.Manifest.InvalidReasons[0], r.Arm.Name, attempt+1, r.Arm.Retries+1)
+		if err := e.switchTo(ctx, r); err != nil || ctx.Err() != nil {
+			return out, err
+		}
+	}
 }
 
 // switchTo stops the current arm's server and brings up r's arm. An
@@ -126,7 +146,7 @@ func (e *execution) switchTo(ctx context.Context, r *ScheduledRun) error {
 // runOne resolves a run's configuration (pointed at the addresses the
 // arm's server announced), moves an earlier attempt aside, flushes and
 // runs it.
-func (e *execution) runOne(ctx context.Context, r *ScheduledRun) (*capture.Outcome, error) {
+func (e *execution) runOne(ctx context.Context, r *ScheduledRun, attempt int) (*capture.Outcome, error) {
 	flags := r.Flags
 	if e.srv != nil && len(e.srv.announced) > 0 {
 		flags = flags.withAnnounced(e.srv.announced, r.Arm)
@@ -136,10 +156,11 @@ func (e *execution) runOne(ctx context.Context, r *ScheduledRun) (*capture.Outco
 		return nil, fmt.Errorf("run %s: %w", r.RunID, err)
 	}
 	cfg.Campaign = &results.CampaignRef{ID: e.plan.Campaign, Arm: r.Arm.Name, Repetition: r.Repetition + 1,
-		Position: r.Position + 1, SweepPoint: r.SweepMap()}
+		Position: r.Position + 1, SweepPoint: r.SweepMap(), Attempt: attempt}
 	dir := e.plan.Dir()
-	if r.Status == StatusRedo {
-		if err := supersede(dir, r.RunID); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, r.RunID)); err == nil {
+		// An earlier attempt (resume or retry): never deleted.
+		if err := e.keepEarlier(dir, r.RunID); err != nil {
 			return nil, err
 		}
 	}
@@ -154,6 +175,21 @@ func (e *execution) runOne(ctx context.Context, r *ScheduledRun) (*capture.Outco
 		return nil, fmt.Errorf("run %s: %w", r.RunID, err)
 	}
 	return out, nil
+}
+
+// keepEarlier moves an earlier attempt of a run aside, recovering it first
+// when its capture crashed (killed with the campaign), so that the copy
+// kept is a readable bundle.
+func (e *execution) keepEarlier(dir, runID string) error {
+	run := filepath.Join(dir, runID)
+	if _, crashed := results.Crashed(run); crashed {
+		if rec, err := capture.Recover(run); err != nil {
+			fmt.Fprintf(e.opts.Log, "campaign: %s crashed and could not be recovered (%v); kept as it is\n", runID, err)
+		} else {
+			fmt.Fprintf(e.opts.Log, "campaign: %s had crashed: recovered %d durable request rows\n", runID, rec.Manifest.Tables[results.TableRequests].Rows)
+		}
+	}
+	return supersede(dir, runID)
 }
 
 // supersede moves an earlier attempt of a run out of the way.

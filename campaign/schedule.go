@@ -17,10 +17,12 @@ import (
 
 // Campaign run status values.
 const (
-	StatusPending   = "pending"
-	StatusDone      = "done"      // a complete, valid bundle exists: skipped on resume
-	StatusRedo      = "redo"      // an incomplete or invalid bundle exists: moved aside and re-run
-	StatusCompleted = "completed" // ran in this invocation
+	StatusPending     = "pending"
+	StatusDone        = "done"        // a complete, valid bundle exists: skipped on resume
+	StatusRedo        = "redo"        // an incomplete, crashed or invalid bundle exists: recovered if crashed, moved aside and re-run
+	StatusCompleted   = "completed"   // ran in this invocation, valid
+	StatusInvalid     = "invalid"     // ran in this invocation, invalid (the manifest says why)
+	StatusInterrupted = "interrupted" // cut by an interrupt in this invocation; re-run on resume
 )
 
 // ScheduledRun is one entry of a campaign schedule.

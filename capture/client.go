@@ -250,6 +250,9 @@ func setUsage(rec *results.Request, u *usage) {
 func classify(runCtx, reqCtx context.Context, err error) (string, string) {
 	switch {
 	case runCtx.Err() != nil:
+		if cause := context.Cause(runCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return results.ErrCanceled, "run stopped before the request finished: " + truncate(cause.Error(), 200)
+		}
 		return results.ErrCanceled, "run interrupted before the request finished"
 	case errors.Is(err, context.DeadlineExceeded) || reqCtx.Err() != nil:
 		return results.ErrTimeout, "request timed out: " + err.Error()

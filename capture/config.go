@@ -96,7 +96,7 @@ type Config struct {
 	// built; without it one word is taken for one token.
 	Calibrate bool
 
-	RunID      string // "" = scenario + UTC stamp
+	RunID      string // "" = scenario, UTC stamp to the millisecond, random suffix
 	ResultsDir string
 
 	APIKey              string
@@ -107,6 +107,16 @@ type Config struct {
 	MaxScheduleLag      time.Duration
 	StoreResponses      bool
 	Grace               time.Duration // 0 = DefaultGrace
+
+	// DurableInterval is the longest a finished request (or a telemetry
+	// sample) waits before it is in a closed, fsynced part file; 0 writes
+	// each table at the end only.
+	DurableInterval time.Duration
+	// A lost server stops the run: MaxConsecutiveFailures connection
+	// failures in a row without a success, or failures with no success for
+	// UnreachableAfter (0 turns either rule off).
+	MaxConsecutiveFailures int
+	UnreachableAfter       time.Duration
 
 	// Flags holds every resolved flag by name, for the manifest.
 	Flags map[string]string
@@ -199,6 +209,12 @@ func (c *Config) checkRanges() error {
 		return fmt.Errorf("--max-num-tokens %d: must not be negative", c.MaxNumTokens)
 	case c.CopilotThink < 0:
 		return fmt.Errorf("--copilot-think-ms: must not be negative")
+	case c.DurableInterval < 0:
+		return fmt.Errorf("--durable-interval %s: must not be negative", c.DurableInterval)
+	case c.MaxConsecutiveFailures < 0:
+		return fmt.Errorf("--max-consecutive-failures %d: must not be negative", c.MaxConsecutiveFailures)
+	case c.UnreachableAfter < 0:
+		return fmt.Errorf("--unreachable-after %s: must not be negative", c.UnreachableAfter)
 	case c.RunID != "" && (strings.ContainsAny(c.RunID, `/\`) || c.RunID == "." || c.RunID == ".." || strings.HasPrefix(c.RunID, ".")):
 		return fmt.Errorf("--run-id %q: must be a plain directory name", c.RunID)
 	}

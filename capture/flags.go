@@ -92,7 +92,7 @@ func (f *RunFlags) registerRun(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&c.Stop, "stop", nil, "stop sequence (repeatable)")
 	fs.StringArrayVar(&f.slo, "slo", nil, "service-level objective recorded with the run for goodput, e.g. ttft=500ms, itl=50ms, e2e=20s (repeatable; analyze --slo overrides)")
 	fs.BoolVar(&c.Stream, "stream", false, "stream responses (SSE); TTFT is the first non-empty token")
-	fs.StringVar(&c.RunID, "run-id", "", "run id and bundle directory name (default: scenario + UTC stamp)")
+	fs.StringVar(&c.RunID, "run-id", "", "run id and bundle directory name (default: scenario, UTC stamp to the millisecond, random suffix)")
 	fs.StringVar(&c.ResultsDir, "results-dir", "results", "directory that receives run bundles")
 	fs.StringVar(&f.apiKeyEnv, "api-key-env", "OPENAI_API_KEY", "environment variable holding the API key (never stored)")
 	fs.Float64Var(&f.reqTimeout, "request-timeout-s", 300, "per-request timeout in seconds (0: none)")
@@ -106,6 +106,10 @@ func (f *RunFlags) registerRun(fs *pflag.FlagSet) {
 	fs.IntVar(&c.MaxNumTokens, "max-num-tokens", 8192, "engine token budget: prompt + max_tokens above it is not sent (0: no check)")
 	fs.BoolVar(&c.AllowPreflightSkip, "allow-preflight-skip", false, "keep the run valid when requests were skipped by the preflight check")
 	fs.BoolVar(&c.Calibrate, "calibrate", true, "fit prompt words to server tokens with two probe requests before the run")
+	fs.DurationVar(&c.DurableInterval, "durable-interval", results.DefaultDurableInterval,
+		"a finished request is in a closed, fsynced part file at most this long after it ends, so a kill loses at most this much (0: tables written at the end only)")
+	fs.IntVar(&c.MaxConsecutiveFailures, "max-consecutive-failures", 20, "stop the run as server unreachable after this many connection failures in a row with no success (0: never)")
+	fs.DurationVar(&c.UnreachableAfter, "unreachable-after", 10*time.Second, "stop the run as server unreachable when requests have failed with no success for this long (0: never)")
 }
 
 // registerScenarios defines the flags of one scenario each.

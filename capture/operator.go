@@ -131,26 +131,17 @@ func metricsCheck(ctx context.Context, o HealthOptions, name, url string, kvbm b
 		}
 		return ch
 	}
-	fams, err := telemetry.Inventory(ctx, url, o.Timeout)
-	switch {
-	case err != nil:
+	if kvbm {
+		// The same check as a run's preflight.
+		p := telemetry.ProbeEndpoint(ctx, url, o.Timeout)
+		ch.Status, ch.Detail = CheckOK, p.KVBMDetail()
+		if p.KVBMStatus() != results.KVBMMetricsOK {
+			ch.Status = CheckFail
+			ch.Detail = fmt.Sprintf("%s: %s (%s)", url, p.KVBMDetail(), kvbmHint)
+		}
+	} else if fams, err := telemetry.Inventory(ctx, url, o.Timeout); err != nil {
 		ch.Status, ch.Detail = CheckFail, err.Error()
-		if kvbm {
-			ch.Detail += " (is DYN_KVBM_METRICS=true set on the worker? port DYN_KVBM_METRICS_PORT, default 6880)"
-		}
-	case kvbm:
-		var kv []string
-		for _, f := range fams {
-			if f.IsKVBM() {
-				kv = append(kv, f.Name)
-			}
-		}
-		if len(kv) == 0 {
-			ch.Status, ch.Detail = CheckFail, fmt.Sprintf("%d families, none of them KVBM (%s)", len(fams), results.KVBMAccepted)
-		} else {
-			ch.Status, ch.Detail = CheckOK, fmt.Sprintf("%d KVBM families (%s ...)", len(kv), kv[0])
-		}
-	default:
+	} else {
 		ch.Status, ch.Detail = CheckOK, fmt.Sprintf("%d families", len(fams))
 	}
 	if ch.Status == CheckFail && !ch.Required {
@@ -162,13 +153,10 @@ func metricsCheck(ctx context.Context, o HealthOptions, name, url string, kvbm b
 // cacheDirCheck: the KVBM cache directory takes a new file.
 func cacheDirCheck(o HealthOptions) Check {
 	wc := Check{Name: "cache dir writable", Required: true}
-	f, err := os.CreateTemp(o.CacheDir, ".kvbench-health-*")
-	if err != nil {
-		wc.Status, wc.Detail = CheckFail, unwrapPath(err).Error()
+	if err := writableDir(o.CacheDir); err != nil { // as a run's preflight
+		wc.Status, wc.Detail = CheckFail, err.Error()
 		return wc
 	}
-	f.Close()
-	os.Remove(f.Name())
 	wc.Status, wc.Detail = CheckOK, o.CacheDir
 	return wc
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +23,13 @@ type Outcome struct {
 	Dir         string
 	Manifest    *results.Manifest
 	Interrupted bool
+	// ServerLost is set when the run stopped because its server stopped
+	// answering (the manifest says since when); a campaign may restart the
+	// arm and try again.
+	ServerLost bool
+	// Preflight is the one-line reason when the preflight stopped the run
+	// before anything was sent (the manifest says it too).
+	Preflight string
 }
 
 // Progress receives live progress. Its methods are called from several
@@ -38,12 +46,14 @@ func (noProgress) StartPhase(string, int) {}
 func (noProgress) RequestDone(bool)       {}
 func (noProgress) EndPhase()              {}
 
-// Run resolves the model, creates the bundle directory, calibrates the
-// prompt sizes, builds the run's plan once and executes it, writing a run
-// bundle. It returns an error only when no bundle could be written (bad
-// configuration, unreachable server, unwritable directory); a run whose
-// requests failed is a bundle marked invalid. cfg is only read. Every
-// goroutine it starts is joined before it returns.
+// Run resolves the model, creates the bundle directory, runs the preflight
+// checks, calibrates the prompt sizes, builds the run's plan once and
+// executes it, writing a run bundle. It returns an error only when no
+// bundle could be written (bad configuration, unreachable server,
+// unwritable directory) or when writing it failed (a full disk: the rows
+// made durable are left for `capture recover`); a run whose requests
+// failed, or that the preflight stopped, is a bundle marked invalid. cfg
+// is only read. Every goroutine it starts is joined before it returns.
 func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outcome, error) {
 	if prog == nil {
 		prog = noProgress{}
@@ -58,32 +68,33 @@ func Run(ctx context.Context, cfg *Config, log io.Writer, prog Progress) (*Outco
 	return run(ctx, cfg, samplers, log, prog)
 }
 
-// run is Run with the samplers built.
+// run is Run with the samplers built: everything a run settles before its
+// first request (the model, the bundle directory, the preflight, the
+// prompt calibration, then the plan), then the plan's execution.
 func run(ctx context.Context, cfg *Config, samplers []telemetry.Sampler, log io.Writer, prog Progress) (*Outcome, error) {
+	log = &lockedWriter{w: log}
 	client := NewClient(ClientOptions{
 		BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, Concurrency: cfg.maxConcurrency(),
 		RequestTimeout: cfg.RequestTimeout,
 	})
 	defer client.Close()
-	plan, dir, err := prepare(ctx, cfg, client, log)
+	if err := checkResultsDir(cfg.ResultsDir); err != nil {
+		return nil, err
+	}
+	model, err := resolveModel(ctx, client, cfg)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, plan: plan, client: client, prog: prog, answers: newAnswerBook(cfg.Temperature)}
-	return r.execute(ctx, dir, samplers, log)
-}
-
-// prepare settles everything a run needs before its first request: the
-// model, the bundle directory, the prompt calibration, then the plan.
-func prepare(ctx context.Context, cfg *Config, client *Client, log io.Writer) (*Plan, string, error) {
-	model, err := resolveModel(ctx, client, cfg)
+	runID, dir, err := createRunDir(cfg)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	runID := cmp.Or(cfg.RunID, newRunID(cfg.Scenario))
-	dir, err := createRunDir(cfg.ResultsDir, runID)
-	if err != nil {
-		return nil, "", err
+	pre := preflight(ctx, cfg)
+	for _, w := range pre.warnings {
+		fmt.Fprintf(log, "warning: %s\n", w)
+	}
+	if pre.failure != "" {
+		return preflightBundle(cfg, runID, model, dir, pre)
 	}
 	cal := calibrate(ctx, client, cfg, model, runID)
 	if cal.Note != "" {
@@ -91,92 +102,158 @@ func prepare(ctx context.Context, cfg *Config, client *Client, log io.Writer) (*
 	}
 	plan, err := NewPlan(cfg, Resolution{RunID: runID, Model: model, Calibration: cal})
 	if err != nil {
-		return nil, "", err
+		os.Remove(dir)
+		return nil, err
 	}
-	return plan, dir, nil
+	r := &runner{cfg: cfg, plan: plan, client: client, prog: prog, answers: newAnswerBook(cfg.Temperature)}
+	return r.execute(ctx, dir, samplers, pre, log)
 }
 
-// newRunID is the default run id: the scenario and a UTC stamp.
+// newRunID is the default run id: the scenario, a UTC stamp to the
+// millisecond (so ids sort by time) and a short random suffix (so two
+// runs started in the same millisecond differ).
 func newRunID(scenario string) string {
-	return scenario + "_" + time.Now().UTC().Format("20060102T150405Z")
+	return fmt.Sprintf("%s_%s_%04x", scenario, time.Now().UTC().Format("20060102T150405.000Z"), rand.Uint32N(1<<16))
 }
 
 // execute runs the plan's phases with the samplers around them and writes
-// the schedule, the records and, last, the manifest into dir.
-func (r *runner) execute(ctx context.Context, dir string, samplers []telemetry.Sampler, log io.Writer) (*Outcome, error) {
+// the journal, the schedule, the records and, last, the manifest into dir.
+// A write error (a full disk) cuts the run and is returned, the manifest
+// unwritten: the rows already durable stay for `capture recover`.
+func (r *runner) execute(ctx context.Context, dir string, samplers []telemetry.Sampler, pre preflightResult, log io.Writer) (*Outcome, error) {
 	cfg, plan := r.cfg, r.plan
+	r.stops = newStops(ctx, plan.Grace, log, r.inFlight.Load)
+	defer r.stops.release()
+	r.ctx, r.sendCtx = r.stops.run, r.stops.send
+	r.loss = lossWatch{max: cfg.MaxConsecutiveFailures, after: cfg.UnreachableAfter}
 	m := newManifest(cfg, plan)
-	// The schedule is written before the first request is sent.
-	info, err := writeSchedule(dir, plan)
-	if err != nil {
-		return nil, err
+	pre.record(m)
+	j, w, err := r.begin(ctx, dir, m, samplers)
+	if j != nil {
+		defer j.Close()
 	}
-	m.Tables[results.TableSchedule] = info
-	w, err := newRecordWriter(dir, cfg.MaxScheduleLag)
 	if err != nil {
-		return nil, err
-	}
-	r.ctx, r.recs = ctx, w.in
-	r.samplers = openSamplers(ctx, samplers, dir, plan.RunID, m)
-	var stopSend func()
-	r.sendCtx, stopSend = sendContext(ctx, plan.Grace)
-	m.StartedUnixNs = time.Now().UnixNano()
-	for _, ph := range plan.Phases {
-		if ctx.Err() != nil {
-			break
+		if w != nil {
+			w.close(dir, plan)
 		}
-		pr := r.runPhase(ph)
-		m.Phases = append(m.Phases, pr)
-		fmt.Fprintf(log, "phase %-16s %5d requests  %4d errors  %8.2fs\n", pr.Name, pr.Requests, pr.Errors,
-			float64(pr.EndUnixNs-pr.StartUnixNs)/1e9)
+		return nil, r.writeFailure(dir, j, err)
 	}
+	r.runPhases(m, j, log)
 	m.EndedUnixNs = time.Now().UnixNano()
-	stopSend()
 
 	st, werr := w.close(dir, plan)
 	maps.Copy(m.Tables, st.tables)
 	samplerInvalid := closeSamplers(r.samplers, m)
-	m.Interrupted = ctx.Err() != nil
-	judge(cfg, plan, m, st, samplerInvalid, werr)
-	if err := results.WriteManifest(dir, m); err != nil {
-		return nil, err
+	if werr != nil {
+		r.stops.failWrite(werr)
 	}
-	return &Outcome{Dir: dir, Manifest: m, Interrupted: m.Interrupted}, nil
+	if err := r.stops.writeErr(); err != nil {
+		return nil, r.writeFailure(dir, j, err)
+	}
+	m.Interrupted = ctx.Err() != nil
+	lost := r.stops.serverLost()
+	judge(cfg, plan, m, st, samplerInvalid, lost)
+	if err := results.WriteManifest(dir, m); err != nil {
+		return nil, r.writeFailure(dir, j, err)
+	}
+	return &Outcome{Dir: dir, Manifest: m, Interrupted: m.Interrupted, ServerLost: lost != nil}, nil
+}
+
+// begin writes what the run needs before its first request: the journal
+// (locked for the run), the schedule, then, with the records writer
+// started and the samplers open, the journal's start event. (The prompts
+// table is written at the end, with the measured sizes: a crashed bundle
+// has none.)
+func (r *runner) begin(ctx context.Context, dir string, m *results.Manifest, samplers []telemetry.Sampler) (*results.Journal, *recordWriter, error) {
+	j, err := results.CreateJournal(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := writeSchedule(dir, r.plan)
+	if err != nil {
+		return j, nil, err
+	}
+	m.Tables[results.TableSchedule] = info
+	d := results.Durability{Every: r.cfg.DurableInterval, OnError: r.stops.failWrite}
+	w, err := newRecordWriter(dir, r.cfg.MaxScheduleLag, d)
+	if err != nil {
+		return j, nil, err
+	}
+	r.recs = w.in
+	telemetry.SetDurability(samplers, d)
+	r.samplers = openSamplers(ctx, samplers, dir, r.plan.RunID, m)
+	m.StartedUnixNs = time.Now().UnixNano()
+	if err := j.Append(results.JournalEvent{Event: results.JournalStart, UnixNs: m.StartedUnixNs, Manifest: m}); err != nil {
+		closeSamplers(r.samplers, m)
+		return j, w, err
+	}
+	return j, w, nil
+}
+
+// runPhases runs the phases in order until the plan ends or the run is
+// stopped, journalling each boundary.
+func (r *runner) runPhases(m *results.Manifest, j *results.Journal, log io.Writer) {
+	for _, ph := range r.plan.Phases {
+		if r.ctx.Err() != nil {
+			break
+		}
+		out := results.Phase{Name: ph.Name, Concurrency: ph.Concurrency, RepeatIndex: ph.Repeat, StartUnixNs: time.Now().UnixNano()}
+		if err := j.Append(results.JournalEvent{Event: results.JournalPhaseStart, UnixNs: out.StartUnixNs, Phase: &out}); err != nil {
+			r.stops.failWrite(err)
+			break
+		}
+		pr := r.runPhase(ph, out)
+		pr.NotSent = len(ph.Requests) - pr.Requests
+		m.Phases = append(m.Phases, pr)
+		fmt.Fprintf(log, "phase %-16s %5d requests  %4d errors  %8.2fs\n", pr.Name, pr.Requests, pr.Errors,
+			float64(pr.EndUnixNs-pr.StartUnixNs)/1e9)
+		if err := j.Append(results.JournalEvent{Event: results.JournalPhaseEnd, UnixNs: pr.EndUnixNs, Phase: &pr}); err != nil {
+			r.stops.failWrite(err)
+			break
+		}
+	}
+	if cause := context.Cause(r.ctx); cause != nil && r.stops.writeErr() == nil {
+		reason := "interrupted"
+		if !errors.Is(cause, context.Canceled) {
+			reason = cause.Error()
+			fmt.Fprintf(log, "run stopped: %s\n", reason)
+		}
+		if err := j.Append(results.JournalEvent{Event: results.JournalStop, UnixNs: time.Now().UnixNano(), Reason: reason}); err != nil {
+			r.stops.failWrite(err)
+		}
+	}
+}
+
+// writeFailure is the error of a run that could not write its bundle: the
+// file and why, and, once the journal exists, how to keep what is durable.
+func (r *runner) writeFailure(dir string, j *results.Journal, err error) error {
+	if j == nil {
+		return err
+	}
+	return fmt.Errorf("%v; the run stopped and wrote no manifest; the rows already durable are kept in %s: free space if the disk is full, then run: capture recover %s", err, dir, dir)
 }
 
 // newManifest starts the manifest with what the plan settled; the flags
 // are copied, never changed in the configuration.
 func newManifest(cfg *Config, plan *Plan) *results.Manifest {
+	return baseManifest(cfg, plan.RunID, plan.Model, plan.TierMode, plan.KVMode)
+}
+
+// baseManifest is the manifest of a run before anything was sent.
+func baseManifest(cfg *Config, runID, model, tier, kv string) *results.Manifest {
 	m := &results.Manifest{
-		RunID: plan.RunID, Scenario: plan.Scenario, TierMode: plan.TierMode, KVMode: plan.KVMode,
-		Model: plan.Model, BaseURL: cfg.BaseURL, Config: maps.Clone(cfg.Flags), Host: hostFacts(),
+		RunID: runID, Scenario: cfg.Scenario, TierMode: tier, KVMode: kv,
+		Model: model, BaseURL: cfg.BaseURL, Config: maps.Clone(cfg.Flags), Host: hostFacts(),
 		Tables: map[string]results.TableInfo{}, Campaign: cfg.Campaign,
 	}
 	if m.Config == nil {
 		m.Config = map[string]string{}
 	}
-	m.Config["model"] = plan.Model
-	m.Config["run-id"] = plan.RunID
-	m.Config["tier-mode"] = plan.TierMode
-	m.Config["kv-mode"] = plan.KVMode
+	m.Config["model"] = model
+	m.Config["run-id"] = runID
+	m.Config["tier-mode"] = tier
+	m.Config["kv-mode"] = kv
 	return m
-}
-
-// sendContext returns the context of in-flight requests: it outlives ctx
-// by grace so they can finish after an interrupt, while nothing new is
-// issued once ctx is done. stop releases it.
-func sendContext(ctx context.Context, grace time.Duration) (sendCtx context.Context, stop func()) {
-	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
-	stopGrace := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancelSend()
-		case <-sendCtx.Done():
-		}
-	})
-	return sendCtx, func() { stopGrace(); cancelSend() }
 }
 
 // openSamplers opens each sampler with the run's context; one that fails
@@ -213,8 +290,9 @@ func closeSamplers(samplers []telemetry.Sampler, m *results.Manifest) []string {
 	return invalid
 }
 
-// judge completes the manifest: calibration error, warnings, validity.
-func judge(cfg *Config, plan *Plan, m *results.Manifest, st writerStats, samplerInvalid []string, werr error) {
+// judge completes the manifest: calibration error, warnings, requests not
+// sent, validity.
+func judge(cfg *Config, plan *Plan, m *results.Manifest, st writerStats, samplerInvalid []string, lost *ServerLostError) {
 	cal := *plan.Calibration
 	cal.MaxRelError = st.maxRelErr
 	m.Calibration = &cal
@@ -230,12 +308,13 @@ func judge(cfg *Config, plan *Plan, m *results.Manifest, st writerStats, sampler
 	} else if cfg.Scenario == ScenarioReuseVerify && !cfg.StoreResponses {
 		m.Warnings = append(m.Warnings, "reuse_verify: pass --store-responses to check that repeated requests get identical answers")
 	}
+	m.NotSent = max(0, plan.Total()-st.requests)
 	reasons, warn := validity(cfg, plan, st, m.Interrupted)
+	if lost != nil {
+		reasons = append([]string{fmt.Sprintf("%s; %d of %d planned requests not sent", lost, m.NotSent, plan.Total())}, reasons...)
+	}
 	m.Warnings = append(m.Warnings, warn...)
 	m.InvalidReasons = append(reasons, samplerInvalid...)
-	if werr != nil {
-		m.InvalidReasons = append(m.InvalidReasons, fmt.Sprintf("writing records failed: %v", werr))
-	}
 	m.Valid = len(m.InvalidReasons) == 0
 }
 
@@ -315,27 +394,41 @@ func resolveModel(ctx context.Context, c *Client, cfg *Config) (string, error) {
 	}
 }
 
-// createRunDir creates <resultsDir>/<runID>. It refuses an existing run
-// directory: captured data is never overwritten.
-func createRunDir(resultsDir, runID string) (string, error) {
+// checkResultsDir creates the results directory if needed and checks
+// that it takes a new file, before anything is sent.
+func checkResultsDir(resultsDir string) error {
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
-		return "", fmt.Errorf("results directory %s: %w", resultsDir, unwrapPath(err))
+		return fmt.Errorf("results directory %s: %w", resultsDir, unwrapPath(err))
 	}
-	dir := filepath.Join(resultsDir, runID)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("run directory %s already exists; choose another --run-id", dir)
+	f, err := os.CreateTemp(resultsDir, ".write-probe-*")
+	if err != nil {
+		return fmt.Errorf("results directory %s is not writable: %w", resultsDir, unwrapPath(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// createRunDir creates the run's directory <results-dir>/<run id>
+// exclusively: captured data is never overwritten, and two runs never
+// share a directory. A --run-id that exists is an error; a generated id
+// that exists (two runs in the same millisecond drew the same suffix) is
+// drawn again.
+func createRunDir(cfg *Config) (runID, dir string, err error) {
+	for range 8 {
+		runID = cmp.Or(cfg.RunID, newRunID(cfg.Scenario))
+		dir = filepath.Join(cfg.ResultsDir, runID)
+		err = os.Mkdir(dir, 0o755)
+		switch {
+		case err == nil:
+			return runID, dir, nil
+		case !errors.Is(err, os.ErrExist):
+			return "", "", fmt.Errorf("results directory %s: %w", cfg.ResultsDir, unwrapPath(err))
+		case cfg.RunID != "":
+			return "", "", fmt.Errorf("run directory %s already exists; choose another --run-id", dir)
 		}
-		return "", fmt.Errorf("results directory %s: %w", resultsDir, unwrapPath(err))
 	}
-	// Probe writability now rather than after the first row group.
-	probe := filepath.Join(dir, ".write-probe")
-	if err := os.WriteFile(probe, nil, 0o644); err != nil {
-		os.Remove(dir)
-		return "", fmt.Errorf("results directory %s is not writable: %w", resultsDir, unwrapPath(err))
-	}
-	os.Remove(probe)
-	return dir, nil
+	return "", "", fmt.Errorf("run directory %s already exists", dir)
 }
 
 // unwrapPath drops the operation and path a *os.PathError adds.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kvbench/capture/telemetry"
@@ -20,19 +21,22 @@ type runner struct {
 	client  *Client
 	ctx     context.Context // the run: once done, nothing new is sent
 	sendCtx context.Context // in-flight requests: outlives ctx by the grace period
+	stops   *stops
 	recs    chan<- results.Request
 	prog    Progress
+	loss    lossWatch
 
 	samplers []telemetry.Sampler
 	answers  *answerBook
+	inFlight atomic.Int64
 
 	mu    sync.Mutex
 	phase *results.Phase
 }
 
-// runPhase runs one phase with its load model and returns its bounds.
-func (r *runner) runPhase(ph PhasePlan) results.Phase {
-	out := results.Phase{Name: ph.Name, Concurrency: ph.Concurrency, RepeatIndex: ph.Repeat, StartUnixNs: time.Now().UnixNano()}
+// runPhase runs one phase with its load model and returns out with its
+// end and counts.
+func (r *runner) runPhase(ph PhasePlan, out results.Phase) results.Phase {
 	r.phase = &out
 	for _, s := range r.samplers {
 		s.Mark(ph.Name, telemetry.PointStart)
@@ -165,7 +169,12 @@ func (r *runner) send(ph PhasePlan, pr PlannedRequest, scheduled time.Time) {
 		if cfg.Stream {
 			req.StreamOptions = &StreamOptions{IncludeUsage: true}
 		}
+		r.inFlight.Add(1)
 		r.client.Complete(r.ctx, r.sendCtx, req, rec.RequestID, cfg.StoreResponses, &rec)
+		r.inFlight.Add(-1)
+		if lost := r.loss.observe(&rec, time.Now()); lost != nil {
+			r.stops.halt(lost, false)
+		}
 	}
 	failed := rec.ErrorKind != ""
 	r.mu.Lock()

@@ -18,6 +18,7 @@ type recordWriter struct {
 	in   chan results.Request
 	tw   *results.TableWriter[results.Request]
 	wg   sync.WaitGroup
+	once sync.Once
 	err  error
 	st   writerStats
 	lagT int64 // ns; starts later than this count as late
@@ -39,8 +40,8 @@ type writerStats struct {
 	tables                                map[string]results.TableInfo
 }
 
-func newRecordWriter(dir string, lagThreshold time.Duration) (*recordWriter, error) {
-	tw, err := results.NewTableWriter[results.Request](dir, results.TableRequests, 0)
+func newRecordWriter(dir string, lagThreshold time.Duration, d results.Durability) (*recordWriter, error) {
+	tw, err := results.OpenTableWriter[results.Request](dir, results.TableRequests, 0, d)
 	if err != nil {
 		return nil, err
 	}
@@ -99,24 +100,29 @@ func (w *recordWriter) loop() {
 	}
 }
 
-// close stops the writer, closes the requests file and writes the prompts
-// table with the measured token counts.
+// close stops the writer, closes the requests table and writes the
+// prompts table with the measured token counts. It may be called more
+// than once.
 func (w *recordWriter) close(dir string, plan *Plan) (writerStats, error) {
-	close(w.in)
+	w.once.Do(func() { close(w.in) })
 	w.wg.Wait()
 	cerr := w.tw.Close()
 	w.st.tables = map[string]results.TableInfo{results.TableRequests: w.tw.Info()}
-	info, perr := w.writePrompts(dir, plan)
+	info, worst, perr := writePrompts(dir, plan, w.measured)
 	if perr == nil {
 		w.st.tables[results.TablePrompts] = info
+		w.st.maxRelErr = worst
 	}
 	return w.st, errors.Join(w.err, cerr, perr)
 }
 
-func (w *recordWriter) writePrompts(dir string, plan *Plan) (results.TableInfo, error) {
+// writePrompts writes the prompts table of plan with the measured sizes
+// and returns the worst relative miss of a measured prompt's size (nil
+// when none was measured).
+func writePrompts(dir string, plan *Plan, measured map[string]int64) (results.TableInfo, *float64, error) {
 	pw, err := results.NewTableWriter[results.PromptRow](dir, results.TablePrompts, 0)
 	if err != nil {
-		return results.TableInfo{}, err
+		return results.TableInfo{}, nil, err
 	}
 	var worst float64
 	seen := false
@@ -128,7 +134,7 @@ func (w *recordWriter) writePrompts(dir string, plan *Plan) (results.TableInfo, 
 			Words: int64(len(strings.Fields(text))), PromptSHA256: hex.EncodeToString(sum[:]),
 			PrefixGroup: p.PrefixGroup, Bytes: int64(len(text)),
 		}
-		if v, ok := w.measured[p.ID]; ok {
+		if v, ok := measured[p.ID]; ok {
 			row.MeasuredTokens = results.Ptr(v)
 			if p.TargetTokens > 0 {
 				seen = true
@@ -137,16 +143,16 @@ func (w *recordWriter) writePrompts(dir string, plan *Plan) (results.TableInfo, 
 		}
 		if err := pw.Write(row); err != nil {
 			pw.Close()
-			return results.TableInfo{}, err
+			return results.TableInfo{}, nil, err
 		}
 	}
-	if seen {
-		w.st.maxRelErr = results.Ptr(worst)
-	}
 	if err := pw.Close(); err != nil {
-		return results.TableInfo{}, err
+		return results.TableInfo{}, nil, err
 	}
-	return pw.Info(), nil
+	if !seen {
+		return pw.Info(), nil, nil
+	}
+	return pw.Info(), results.Ptr(worst), nil
 }
 
 // writeSchedule writes the deterministic plan as the schedule table.

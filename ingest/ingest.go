@@ -92,6 +92,11 @@ func Discover(paths []string, filter Filter) ([]Bundle, []Skipped, error) {
 			if path != root && len(d.Name()) > 0 && d.Name()[0] == '.' {
 				return fs.SkipDir
 			}
+			if reason, crashed := results.Crashed(path); crashed {
+				found++
+				skipped = append(skipped, Skipped{Path: path, Reason: reason})
+				return fs.SkipDir
+			}
 			kind := bundleKind(path)
 			if kind == notBundle {
 				return nil

@@ -45,6 +45,17 @@ type Manifest struct {
 	Interrupted    bool     `json:"interrupted"`
 	Warnings       []string `json:"warnings,omitempty"`
 
+	// NotSent counts the planned requests that were never sent because the
+	// run stopped early (interrupt, server unreachable); 0 when all were.
+	NotSent int `json:"not_sent,omitempty"`
+	// Recovered is set by `capture recover` on a bundle rebuilt from the
+	// durable rows and the journal of a crashed run.
+	Recovered bool `json:"recovered,omitempty"`
+	// KVBMMetrics says what the preflight found at --metrics-kvbm-url
+	// before the first request (KVBMMetrics* values); empty in bundles
+	// written before it existed.
+	KVBMMetrics string `json:"kvbm_metrics,omitempty"`
+
 	// Tables maps a table name to its file, schema version and row count.
 	Tables map[string]TableInfo `json:"tables"`
 
@@ -69,7 +80,18 @@ type Phase struct {
 	Errors        int    `json:"errors"`
 	RepeatIndex   int    `json:"repeat_index,omitempty"`
 	ScheduledOnly bool   `json:"scheduled_only,omitempty"`
+	// NotSent counts the phase's planned requests that were never sent
+	// because the run stopped during it.
+	NotSent int `json:"not_sent,omitempty"`
 }
+
+// Values of Manifest.KVBMMetrics.
+const (
+	KVBMMetricsOK            = "ok"               // the endpoint answered with KVBM families
+	KVBMMetricsNotConfigured = "not_configured"   // no --metrics-kvbm-url: no KVBM counters were captured
+	KVBMMetricsUnreachable   = "unreachable"      // the endpoint did not answer
+	KVBMMetricsNoFamilies    = "no_kvbm_families" // it answered without any KVBM family
+)
 
 // Host records facts about the machine that ran capture.
 type Host struct {
@@ -115,6 +137,9 @@ type CampaignRef struct {
 	Repetition int               `json:"repetition"`
 	Position   int               `json:"position"`
 	SweepPoint map[string]string `json:"sweep_point,omitempty"`
+	// Attempt numbers the tries of this run after the arm was restarted
+	// (retries); 0 or 1 for the first.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // WriteManifest writes m to dir/manifest.json atomically (temporary file,
@@ -191,7 +216,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return &WriteError{Path: path, Err: unwrapPathError(err)}
 	}
 	_, err = f.Write(data)
 	if err == nil {
@@ -205,7 +230,7 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
+		return &WriteError{Path: path, Err: unwrapPathError(err)}
 	}
 	return syncDir(dir)
 }

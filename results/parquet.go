@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
@@ -16,104 +15,6 @@ const (
 	MetaTable         = "kvbench.table"
 	MetaSchemaVersion = "kvbench.schema_version"
 )
-
-// DefaultRowGroupRows bounds the rows buffered in memory before a row group
-// is flushed to disk. Memory use of a writer is proportional to it, not to
-// the length of the run.
-const DefaultRowGroupRows = 8192
-
-// TableWriter writes rows of one table to <dir>/<table>.parquet. Rows go to
-// a temporary file; Close flushes, fsyncs and renames it into place. It is
-// not safe for concurrent use: one goroutine owns it.
-type TableWriter[T any] struct {
-	table   string
-	final   string
-	tmp     *os.File
-	w       *parquet.GenericWriter[T]
-	rows    int64
-	pending int64
-	limit   int64
-	closed  bool
-}
-
-// NewTableWriter creates the temporary file for table in dir. rowGroupRows
-// bounds each row group (DefaultRowGroupRows when <= 0).
-func NewTableWriter[T any](dir, table string, rowGroupRows int) (*TableWriter[T], error) {
-	version := CurrentVersion(table)
-	if version == 0 {
-		return nil, fmt.Errorf("table %q: unknown table", table)
-	}
-	if rowGroupRows <= 0 {
-		rowGroupRows = DefaultRowGroupRows
-	}
-	final := filepath.Join(dir, table+".parquet")
-	f, err := os.CreateTemp(dir, "."+table+".parquet.tmp-*")
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", final, err)
-	}
-	w := parquet.NewGenericWriter[T](f,
-		parquet.Compression(&parquet.Zstd),
-		parquet.MaxRowsPerRowGroup(int64(rowGroupRows)),
-		parquet.KeyValueMetadata(MetaTable, table),
-		parquet.KeyValueMetadata(MetaSchemaVersion, strconv.Itoa(version)),
-		parquet.CreatedBy("kvbench", Version, ""),
-	)
-	return &TableWriter[T]{table: table, final: final, tmp: f, w: w, limit: int64(rowGroupRows)}, nil
-}
-
-// Write appends rows. Every rowGroupRows rows a row group is flushed to the
-// file, so a crash loses at most one row group; Close loses nothing.
-func (t *TableWriter[T]) Write(rows ...T) error {
-	if t.closed {
-		return fmt.Errorf("write %s: writer closed", t.table)
-	}
-	if _, err := t.w.Write(rows); err != nil {
-		return fmt.Errorf("write %s: %w", t.table, err)
-	}
-	t.rows += int64(len(rows))
-	t.pending += int64(len(rows))
-	if t.pending >= t.limit {
-		if err := t.w.Flush(); err != nil {
-			return fmt.Errorf("flush %s: %w", t.table, err)
-		}
-		t.pending = 0
-	}
-	return nil
-}
-
-// Rows returns how many rows were written so far.
-func (t *TableWriter[T]) Rows() int64 { return t.rows }
-
-// Path returns the final path of the file.
-func (t *TableWriter[T]) Path() string { return t.final }
-
-// Close writes the footer, fsyncs and renames the file into place. It is
-// safe to call more than once.
-func (t *TableWriter[T]) Close() error {
-	if t.closed {
-		return nil
-	}
-	t.closed = true
-	err := t.w.Close()
-	if err == nil {
-		err = t.tmp.Sync()
-	}
-	if cerr := t.tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(t.tmp.Name(), t.final)
-	}
-	if err != nil {
-		return fmt.Errorf("close %s: %w", t.final, err)
-	}
-	return syncDir(filepath.Dir(t.final))
-}
-
-// Info returns the manifest entry for this table.
-func (t *TableWriter[T]) Info() TableInfo {
-	return TableInfo{File: filepath.Base(t.final), SchemaVersion: CurrentVersion(t.table), Rows: t.rows}
-}
 
 // ErrUnknownVersion is wrapped by readers when a file carries a schema
 // version this build cannot decode.

@@ -27,6 +27,7 @@ type CacheDirSampler struct {
 	prev  map[fileKey]struct{}
 	first bool
 	warns []string
+	durable
 }
 
 type fileKey struct {
@@ -48,7 +49,7 @@ func (s *CacheDirSampler) Name() string { return "cachedir" }
 
 // Open implements Sampler.
 func (s *CacheDirSampler) Open(_ context.Context, dir, runID string) error {
-	out, err := newSink[results.CacheDirSnapshot](dir, results.TableCacheDir)
+	out, err := newSink[results.CacheDirSnapshot](dir, results.TableCacheDir, s.durability)
 	if err != nil {
 		return err
 	}

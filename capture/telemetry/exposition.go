@@ -389,3 +389,54 @@ func formatFloat(f float64) string {
 	}
 	return strconv.FormatFloat(f, 'g', -1, 64)
 }
+
+// EndpointProbe is one scrape of a metrics endpoint before a run: whether
+// it answered and, of what it exposes, the KVBM families (in any name
+// generation, results.KVBMGeneration).
+type EndpointProbe struct {
+	URL      string
+	Err      error // the endpoint did not answer (or not with metrics)
+	Families int
+	KVBM     []string // KVBM family names, sorted
+}
+
+// ProbeEndpoint scrapes url once within timeout.
+func ProbeEndpoint(ctx context.Context, url string, timeout time.Duration) EndpointProbe {
+	p := EndpointProbe{URL: url}
+	fams, err := Inventory(ctx, url, timeout)
+	if err != nil {
+		p.Err = err
+		return p
+	}
+	p.Families = len(fams)
+	for _, f := range fams {
+		if f.IsKVBM() {
+			p.KVBM = append(p.KVBM, f.Name)
+		}
+	}
+	return p
+}
+
+// KVBMStatus says what the probe found as a KVBM endpoint: one of the
+// results.KVBMMetrics* values.
+func (p EndpointProbe) KVBMStatus() string {
+	switch {
+	case p.Err != nil:
+		return results.KVBMMetricsUnreachable
+	case len(p.KVBM) == 0:
+		return results.KVBMMetricsNoFamilies
+	}
+	return results.KVBMMetricsOK
+}
+
+// KVBMDetail describes in one line what the endpoint returned, as a KVBM
+// endpoint.
+func (p EndpointProbe) KVBMDetail() string {
+	switch {
+	case p.Err != nil:
+		return strings.TrimPrefix(p.Err.Error(), "scrape "+p.URL+": ")
+	case len(p.KVBM) == 0:
+		return fmt.Sprintf("answered with %d metric families, none of them KVBM's (accepted: %s)", p.Families, results.KVBMAccepted)
+	}
+	return fmt.Sprintf("%d KVBM families (%s ...)", len(p.KVBM), p.KVBM[0])
+}

@@ -27,6 +27,7 @@ type GPUSampler struct {
 
 	runID string
 	out   *sink[results.GPUSample]
+	durable
 
 	cancel context.CancelFunc
 	wait   func() error
@@ -61,7 +62,7 @@ func (s *GPUSampler) Open(ctx context.Context, dir, runID string) error {
 		cancel()
 		return err
 	}
-	out, err := newSink[results.GPUSample](dir, results.TableGPU)
+	out, err := newSink[results.GPUSample](dir, results.TableGPU, s.durability)
 	if err != nil {
 		cancel()
 		wait()

@@ -44,6 +44,7 @@ type IOOptions struct {
 // the io table, as cumulative counters.
 type IOSampler struct {
 	opts IOOptions
+	durable
 
 	proc procfs.FS
 	blk  blockdevice.FS
@@ -148,7 +149,7 @@ func (s *IOSampler) Open(ctx context.Context, dir, runID string) error {
 		}
 		return errors.New(msg)
 	}
-	s.out, err = newSink[results.IOSample](dir, results.TableIO)
+	s.out, err = newSink[results.IOSample](dir, results.TableIO, s.durability)
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,10 @@ func (o Options) commandSamplers(cmds *Commands) ([]Sampler, error) {
 	return out, nil
 }
 
+// Targets lists the metrics endpoints the options name: the dedicated
+// URLs (system, kvbm, frontend), then the NAME=URL ones.
+func (o Options) Targets() ([]PromTarget, error) { return o.promTargets() }
+
 // promTargets lists the metrics endpoints: the dedicated URLs, then the
 // NAME=URL ones.
 func (o Options) promTargets() ([]PromTarget, error) {

@@ -79,6 +79,7 @@ type PromSampler struct {
 	out        *sink[results.MetricSample]
 
 	periodic
+	durable
 
 	mu      sync.Mutex
 	state   map[string]*targetState
@@ -143,7 +144,7 @@ func (s *PromSampler) Name() string { return "prometheus" }
 // Open implements Sampler: it creates the metrics table and starts interval
 // scraping. Scrapes end when ctx is cancelled.
 func (s *PromSampler) Open(ctx context.Context, dir, runID string) error {
-	out, err := newSink[results.MetricSample](dir, results.TableMetrics)
+	out, err := newSink[results.MetricSample](dir, results.TableMetrics, s.durability)
 	if err != nil {
 		return err
 	}

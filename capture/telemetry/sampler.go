@@ -106,6 +106,23 @@ func (p *periodic) stop() {
 	p.wg.Wait()
 }
 
+// durable is embedded by the samplers that write tables: it holds how
+// their rows are kept durable while the run goes on.
+type durable struct{ durability results.Durability }
+
+func (d *durable) setDurability(x results.Durability) { d.durability = x }
+
+// SetDurability sets how the samplers' tables are kept durable while a run
+// goes on (part files sealed every d.Every; d.OnError told of the first
+// write error). Call it before Open; samplers without tables ignore it.
+func SetDurability(samplers []Sampler, d results.Durability) {
+	for _, s := range samplers {
+		if x, ok := s.(interface{ setDurability(results.Durability) }); ok {
+			x.setDurability(d)
+		}
+	}
+}
+
 // sink hands rows from any goroutine to the one goroutine that owns a
 // table's writer.
 type sink[T any] struct {
@@ -118,8 +135,8 @@ type sink[T any] struct {
 	closed bool
 }
 
-func newSink[T any](dir, table string) (*sink[T], error) {
-	w, err := results.NewTableWriter[T](dir, table, 0)
+func newSink[T any](dir, table string, d results.Durability) (*sink[T], error) {
+	w, err := results.OpenTableWriter[T](dir, table, 0, d)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,9 @@ func newCampaignCmd() *cobra.Command {
 under <results_dir>/<campaign>/, switching the server between arms with the plan's commands
 and waiting for readiness (health endpoint, model resolve, one smoke completion) before each
 arm. Running the same plan again skips runs whose bundles are complete and valid and re-runs
-the rest; earlier attempts are moved to .superseded/, never deleted.`,
+the rest; earlier attempts are moved to .superseded/, never deleted (a run whose capture was
+killed is recovered first). An arm with retries: N restarts its server and repeats a run whose
+server was lost, up to N times.`,
 		Example: `  capture campaign examples/sim-demo.yaml
   capture campaign examples/phase60.yaml --dry-run
   capture campaign validate examples/mode-compare.yaml`,
@@ -48,6 +50,9 @@ the rest; earlier attempts are moved to .superseded/, never deleted.`,
 			plan, runs, err := loadSchedule(args[0])
 			if err != nil {
 				return err
+			}
+			for _, w := range plan.Warnings(runs) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "plan %s is valid: campaign %s, %d arms, %d runs\n", args[0], plan.Campaign, len(plan.Arms), len(runs))
 			return nil
@@ -79,9 +84,14 @@ func loadSchedule(path string) (*campaign.Plan, []campaign.ScheduledRun, error) 
 // runCampaign executes the schedule and reports it; the exit code says
 // whether every run is valid.
 func runCampaign(cmd *cobra.Command, plan *campaign.Plan, runs []campaign.ScheduledRun, noProgress bool) error {
+	for _, w := range plan.Warnings(runs) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+	}
+	ctx, release := abortOnSecondSignal(cmd.Context())
+	defer release()
 	prog := newProgress(cmd.ErrOrStderr(), noProgress)
 	exe, _ := os.Executable()
-	res, err := campaign.Execute(cmd.Context(), plan, runs, campaign.Options{Executable: exe, Log: cmd.ErrOrStderr(), Progress: prog})
+	res, err := campaign.Execute(ctx, plan, runs, campaign.Options{Executable: exe, Log: cmd.ErrOrStderr(), Progress: prog})
 	prog.Close()
 	if res != nil {
 		campaign.PrintSchedule(cmd.OutOrStdout(), plan, res.Runs)

@@ -48,13 +48,18 @@ func newRunCmd() *cobra.Command {
 }
 
 // runOnce runs cfg and reports the bundle; the exit code says whether the
-// run is valid.
+// run is valid. A second interrupt cuts the requests in flight.
 func runOnce(cmd *cobra.Command, cfg *capture.Config, noProgress bool) error {
+	ctx, release := abortOnSecondSignal(cmd.Context())
+	defer release()
 	prog := newProgress(cmd.ErrOrStderr(), noProgress)
-	out, err := capture.Run(cmd.Context(), cfg, cmd.ErrOrStderr(), prog)
+	out, err := capture.Run(ctx, cfg, cmd.ErrOrStderr(), prog)
 	prog.Close()
 	if err != nil {
 		return err
+	}
+	if out.Preflight != "" {
+		return cli.Exit(cli.ExitInvalid, fmt.Errorf("%s; bundle %s records it", out.Preflight, out.Dir))
 	}
 	w := cmd.OutOrStdout()
 	if err := capture.Summary(w, out.Dir); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,7 +59,6 @@ func TestRunWithTelemetry(t *testing.T) {
 		want     string // in the manifest's invalid reasons or warnings
 	}{
 		{"kvbm up", []string{"--run-id", "up", "--metrics-kvbm-url", "http://" + a.KVBM + "/metrics", "--capture-metrics-snapshot"}, cli.ExitOK, true, ""},
-		{"kvbm down", []string{"--run-id", "down", "--metrics-kvbm-url", dead}, cli.ExitInvalid, false, "no KVBM metrics"},
 		{"kvbm down allowed", []string{"--run-id", "allowed", "--metrics-kvbm-url", dead, "--allow-missing-kvbm-metrics"}, cli.ExitOK, false, "no KVBM metrics"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -88,6 +89,9 @@ func TestRunWithTelemetry(t *testing.T) {
 			if c.want != "" && !strings.Contains(all, c.want) {
 				t.Errorf("manifest reasons and warnings %q; want %q", all, c.want)
 			}
+			if want := map[bool]string{true: results.KVBMMetricsOK, false: results.KVBMMetricsUnreachable}[c.snapshot]; m.KVBMMetrics != want {
+				t.Errorf("manifest kvbm_metrics %q; want %q", m.KVBMMetrics, want)
+			}
 			_, err = os.Stat(filepath.Join(dir, "metrics_kvbm_"+results.PhaseMeasure+"_end.prom"))
 			if (err == nil) != c.snapshot {
 				t.Errorf("snapshot file exists = %v; want %v", err == nil, c.snapshot)
@@ -101,4 +105,95 @@ func TestRunWithTelemetry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPreflight checks what stops a run before its first request: a KVBM
+// endpoint that does not answer or answers without KVBM families, and a
+// cache directory that is not a writable directory. Each exits 3 with one
+// line naming what failed, sends no completion (not even a calibration
+// probe) and leaves a bundle whose manifest says why. A B1 run without a
+// KVBM endpoint runs, with a warning printed and recorded.
+func TestPreflight(t *testing.T) {
+	a := simtest.Start(t, nil).Addrs()
+	res := t.TempDir()
+	dead := "http://" + freeAddr(t) + "/metrics"
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	base := []string{"run", "--tier-mode", "B2", "--base-url", "http://" + a.API, "--requests", "2", "--warmup", "1",
+		"--max-tokens", "2", "--no-progress", "--results-dir", res}
+	for _, c := range []struct {
+		name, kvbm string
+		args       []string
+		want       []string // on the one line of stderr
+		status     string
+	}{
+		{"kvbm port wrong", "down", []string{"--metrics-kvbm-url", dead}, []string{dead, "connection refused", "6880"}, results.KVBMMetricsUnreachable},
+		{"not a kvbm endpoint", "system", []string{"--metrics-kvbm-url", "http://" + a.System + "/metrics"},
+			[]string{a.System, "none of them KVBM's"}, results.KVBMMetricsNoFamilies},
+		{"cache dir is a file", "cachedir", []string{"--metrics-kvbm-url", "http://" + a.KVBM + "/metrics", "--kvbm-cache-dir", file},
+			[]string{"--kvbm-cache-dir " + file, "not a directory"}, results.KVBMMetricsOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := completions(t, a.API)
+			var out, errb bytes.Buffer
+			args := append(append([]string{}, base...), append(c.args, "--run-id", c.kvbm)...)
+			if code := run(context.Background(), args, &out, &errb); code != cli.ExitInvalid {
+				t.Fatalf("exit %d; want 3\nstdout %s\nstderr %s", code, out.String(), errb.String())
+			}
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if len(lines) != 1 {
+				t.Errorf("stderr has %d lines; want one:\n%s", len(lines), errb.String())
+			}
+			for _, w := range c.want {
+				if !strings.Contains(lines[len(lines)-1], w) {
+					t.Errorf("stderr %q lacks %q", lines[len(lines)-1], w)
+				}
+			}
+			if got := completions(t, a.API); got != before {
+				t.Errorf("the server received %v completion(s); want none", got-before)
+			}
+			m, err := results.ReadManifest(filepath.Join(res, c.kvbm))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Valid || len(m.InvalidReasons) != 1 || !strings.Contains(m.InvalidReasons[0], "preflight") || m.KVBMMetrics != c.status {
+				t.Errorf("manifest valid=%v reasons=%q kvbm_metrics=%q", m.Valid, m.InvalidReasons, m.KVBMMetrics)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	before := completions(t, a.API)
+	if code := run(context.Background(), append(append([]string{}, base...), "--run-id", "nokvbm"), &out, &errb); code != cli.ExitOK {
+		t.Fatalf("B2 without KVBM URL: exit %d\n%s", code, errb.String())
+	}
+	if got := completions(t, a.API) - before; got != 2+3 { // two calibration probes, warmup 1, requests 2
+		t.Errorf("the simulator counted %v completions for a run of 3 and 2 probes", got)
+	}
+	if !strings.Contains(errb.String(), "warning: tier mode B2 without --metrics-kvbm-url") {
+		t.Errorf("no warning on stderr:\n%s", errb.String())
+	}
+	m, err := results.ReadManifest(filepath.Join(res, "nokvbm"))
+	if err != nil || m.KVBMMetrics != results.KVBMMetricsNotConfigured || !strings.Contains(strings.Join(m.Warnings, "\n"), "no KVBM counters") {
+		t.Errorf("manifest kvbm_metrics %q warnings %q (%v)", m.KVBMMetrics, m.Warnings, err)
+	}
+}
+
+// completions reads how many /v1/completions requests the simulator at
+// api has counted (dynamo_frontend_requests_total, every status).
+func completions(t *testing.T, api string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var n float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "dynamo_frontend_requests_total{") && strings.Contains(line, `endpoint="completions"`) {
+			v, _ := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
+			n += v
+		}
+	}
+	return n
 }
