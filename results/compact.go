@@ -102,18 +102,8 @@ func compactParts(dir, table string, parts []string) (rows int64, err error) {
 		}
 		rows += n
 	}
-	err = w.Close()
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), final)
-	}
-	if err != nil {
-		return 0, &WriteError{Path: final, Err: unwrapPathError(err)}
+	if err = commitTemp(f, final, w.Close()); err != nil {
+		return 0, err
 	}
 	for _, p := range parts {
 		os.Remove(filepath.Join(dir, p))

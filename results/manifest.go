@@ -219,6 +219,13 @@ func WriteFileAtomic(path string, data []byte) error {
 		return &WriteError{Path: path, Err: unwrapPathError(err)}
 	}
 	_, err = f.Write(data)
+	return commitTemp(f, path, err)
+}
+
+// commitTemp ends the write of temporary file f whose content is complete
+// when err is nil: it fsyncs and closes f, renames it to path and syncs
+// the directory. On any error f is removed and the error names path.
+func commitTemp(f tempFile, path string, err error) error {
 	if err == nil {
 		err = f.Sync()
 	}
@@ -232,7 +239,7 @@ func WriteFileAtomic(path string, data []byte) error {
 		os.Remove(f.Name())
 		return &WriteError{Path: path, Err: unwrapPathError(err)}
 	}
-	return syncDir(dir)
+	return syncDir(filepath.Dir(path))
 }
 
 func syncDir(dir string) error {

@@ -144,21 +144,7 @@ func (t *TableWriter[T]) create(name string) (*fileWriter[T], error) {
 // finish writes the footer, fsyncs the file and renames it to path; on an
 // error the temporary file is removed.
 func (fw *fileWriter[T]) finish(path string) error {
-	err := fw.w.Close()
-	if err == nil {
-		err = fw.f.Sync()
-	}
-	if cerr := fw.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(fw.f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(fw.f.Name())
-		return &WriteError{Path: path, Err: unwrapPathError(err)}
-	}
-	return syncDir(filepath.Dir(path))
+	return commitTemp(fw.f, path, fw.w.Close())
 }
 
 // discard drops the temporary file.
