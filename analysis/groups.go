@@ -20,6 +20,9 @@ type groupKey struct {
 	// sweep is the campaign sweep point ("flag=value,..." sorted), empty
 	// outside sweeps, so runs at different sweep points are never pooled.
 	sweep string
+	// split divides a trace run's requests by whether their prefix was
+	// seen earlier in the trace (results.TraceSplit); empty elsewhere.
+	split string
 }
 
 func (k groupKey) less(o groupKey) bool {
@@ -36,7 +39,10 @@ func (k groupKey) less(o groupKey) bool {
 	if k.concurrency != o.concurrency {
 		return k.concurrency < o.concurrency
 	}
-	return k.sweep < o.sweep
+	if k.sweep != o.sweep {
+		return k.sweep < o.sweep
+	}
+	return k.split < o.split
 }
 
 // series is one run's observations within a group, in nanoseconds.
@@ -208,7 +214,7 @@ func (a *Analyzer) addRequests(r *ingest.Run) {
 		if results.PhaseRole(q.Phase) == results.RoleWarmup {
 			continue
 		}
-		k := groupKey{q.Scenario, q.Phase, q.TierMode, int(q.Concurrency), sweep}
+		k := groupKey{q.Scenario, q.Phase, q.TierMode, int(q.Concurrency), sweep, results.TraceSplit(q.Scenario, q.TraceSeenBlocks)}
 		s := mine[k]
 		if s == nil {
 			s = &series{runID: m.RunID, slo: a.sloFor(m)}
@@ -254,7 +260,7 @@ func (a *Analyzer) sortedGroups() []*group {
 func (a *Analyzer) groupSummary(g *group, est map[armKey][]stats.Estimate) Group {
 	n, fails := g.requests()
 	k := g.key
-	out := Group{Scenario: k.scenario, Phase: k.phase, Arm: k.arm, Concurrency: k.concurrency, Sweep: k.sweep,
+	out := Group{Scenario: k.scenario, Phase: k.phase, Arm: k.arm, Concurrency: k.concurrency, Sweep: k.sweep, Split: k.split,
 		NRuns: len(g.runs), NRequests: n, NErrors: fails}
 	for _, mt := range metrics {
 		runs := g.runsOf(mt.get)

@@ -159,6 +159,7 @@ func newManifest(cfg *Config, plan *Plan) *results.Manifest {
 	m.Config["run-id"] = plan.RunID
 	m.Config["tier-mode"] = plan.TierMode
 	m.Config["kv-mode"] = plan.KVMode
+	plan.Trace.note(m)
 	return m
 }
 
@@ -266,7 +267,7 @@ func validity(cfg *Config, plan *Plan, st writerStats, interrupted bool) (reason
 				100*rate, failed, sent, 100*cfg.MaxErrorRate))
 		}
 	}
-	if cfg.RequestRate > 0 && cfg.MaxScheduleLag > 0 && st.lateStarts > 0 {
+	if (cfg.RequestRate > 0 || cfg.traceTimed()) && cfg.MaxScheduleLag > 0 && st.lateStarts > 0 {
 		frac := float64(st.lateStarts) / float64(max(1, sent))
 		if frac > 0.01 {
 			reasons = append(reasons, fmt.Sprintf("client fell behind its schedule: %d of %d requests started more than %s late (max %s)",

@@ -40,6 +40,7 @@ var requestColumns = []struct {
 	{"prompt_tokens", []string{"prompt_tokens"}, true},
 	{"cached_tokens", []string{"cached_tokens"}, true},
 	{"answer_match", []string{"answer_match"}, true},
+	{"trace_seen_blocks", []string{"trace_seen_blocks"}, true},
 }
 
 const (
@@ -56,6 +57,7 @@ const (
 	colPromptTokens
 	colCachedTokens
 	colAnswerMatch
+	colTraceSeen
 )
 
 // scanRequests calls fn for every row of a requests table file, in file
@@ -140,6 +142,10 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 				if v.Boolean() {
 					r.AnswerMatch = AnswerSame
 				}
+			}
+			r.TraceSeenBlocks = 0
+			if v := vals[colTraceSeen][i]; !v.IsNull() {
+				r.TraceSeenBlocks = v.Int32()
 			}
 			if ci, err = chunkSpan(&r, chunkVals, ci, &gaps); err != nil {
 				return rows, fmt.Errorf("read %s: %w at row %d", path, err, rows)

@@ -60,9 +60,9 @@ func verdictSection(b *bytes.Buffer, s *analysis.Summary) {
 	var why []string
 	for _, c := range rows {
 		fmt.Fprintf(b, "| %s | %s | %d | TTFT p%s | %s | %s | **%s** | %s |\n",
-			esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, pct(c.P), valueCells(c), pval(c.PValue), esc(c.Verdict), esc(c.Grade))
+			esc(c.Scenario), phaseCell(c.Phase, c.Sweep, c.Split), c.Concurrency, pct(c.P), valueCells(c), pval(c.PValue), esc(c.Verdict), esc(c.Grade))
 		if c.Grade != results.GradeDecision && len(c.Reasons) > 0 {
-			why = append(why, fmt.Sprintf("- %s / %s / c%d, TTFT p%s: %s", esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, pct(c.P), esc(strings.Join(c.Reasons, "; "))))
+			why = append(why, fmt.Sprintf("- %s / %s / c%d, TTFT p%s: %s", esc(c.Scenario), phaseCell(c.Phase, c.Sweep, c.Split), c.Concurrency, pct(c.P), esc(strings.Join(c.Reasons, "; "))))
 		}
 	}
 	if len(why) > 0 {
@@ -83,7 +83,7 @@ func headlines(b *bytes.Buffer, s *analysis.Summary, rows []analysis.Comparison)
 			r = fmt.Sprintf("%s× [%s, %s]", fixed(c.Ratio, 2), fixed(*c.RatioLo, 2), fixed(*c.RatioHi, 2))
 		}
 		fmt.Fprintf(b, "- **%s / %s / c%d**: median TTFT %s %s %s vs %s %s %s, ratio %s: **%s** (%s).\n",
-			esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, esc(s.Method.Candidate), num(timing.of(c.Candidate)), timing.word,
+			esc(c.Scenario), phaseCell(c.Phase, c.Sweep, c.Split), c.Concurrency, esc(s.Method.Candidate), num(timing.of(c.Candidate)), timing.word,
 			esc(s.Method.Baseline), num(timing.of(c.Baseline)), timing.word, r, esc(c.Verdict), esc(c.Grade))
 	}
 	if obs, total := rehydrateCount(s, s.Method.Candidate); total > 0 {
@@ -156,7 +156,7 @@ func metricSections(b *bytes.Buffer, s *analysis.Summary) {
 				}
 				u := metricUnit(m.Unit)
 				word = u.word
-				cells := []string{esc(g.Scenario), phaseCell(g.Phase, g.Sweep), esc(g.Arm), strconv.Itoa(g.Concurrency),
+				cells := []string{esc(g.Scenario), phaseCell(g.Phase, g.Sweep, g.Split), esc(g.Arm), strconv.Itoa(g.Concurrency),
 					strconv.Itoa(g.NRuns), strconv.Itoa(g.NRequests), strconv.Itoa(g.NErrors), strconv.Itoa(m.N)}
 				for _, q := range m.Quantiles {
 					cells = append(cells, quantileCell(q, u))
@@ -189,7 +189,7 @@ func throughputSection(b *bytes.Buffer, s *analysis.Summary) {
 			for i, v := range m.PerRun {
 				per[i] = num(u.of(v))
 			}
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s |", esc(g.Scenario), phaseCell(g.Phase, g.Sweep), esc(g.Arm),
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s |", esc(g.Scenario), phaseCell(g.Phase, g.Sweep, g.Split), esc(g.Arm),
 				g.Concurrency, esc(metricName(m.Name, m.Unit)), g.NRuns, interval(u.of(m.Mean), u.ofPtr(m.Lo), u.ofPtr(m.Hi), num), strings.Join(per, ", ")))
 		}
 	}
@@ -213,7 +213,7 @@ func comparisonsSection(b *bytes.Buffer, s *analysis.Summary) {
 	b.WriteString("|---|---|---:|---|---|---:|---:|---|---|---:|---:|---|---|---|---|\n")
 	for _, c := range s.Comparisons {
 		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc(c.Scenario), phaseCell(c.Phase, c.Sweep), c.Concurrency, esc(metricName(c.Metric, c.Unit)), esc(c.Statistic),
+			esc(c.Scenario), phaseCell(c.Phase, c.Sweep, c.Split), c.Concurrency, esc(metricName(c.Metric, c.Unit)), esc(c.Statistic),
 			valueCells(c), pval(c.PValue), pval(c.PHolm), esc(c.Verdict), esc(c.Grade), esc(c.Method),
 			esc(strings.Join(c.Flags, ", ")))
 	}
@@ -477,7 +477,10 @@ var mdEscaper = strings.NewReplacer(
 func esc(s string) string { return mdEscaper.Replace(s) }
 
 // phaseCell shows a phase with its campaign sweep point, if any.
-func phaseCell(phase, sweep string) string {
+func phaseCell(phase, sweep, split string) string {
+	if split != "" {
+		phase += " (" + split + ")" // a trace run's prefix split
+	}
 	if sweep == "" {
 		return esc(phase)
 	}

@@ -258,6 +258,10 @@ func quantilePlots(s *analysis.Summary) ([]namedPlot, error) {
 			title += " [" + k.Sweep + "]"
 			name += "_" + slug(k.Sweep)
 		}
+		if k.Split != "" {
+			title += " (" + k.Split + ")"
+			name += "_" + slug(k.Split)
+		}
 		p := newPlot(title, "quantile ("+strings.Join(labels, ", ")+")", ttftLabel)
 		p.Add(plotter.NewGrid())
 		n := 0
@@ -299,11 +303,12 @@ func cells(groups []analysis.Group) [][]analysis.Group {
 		sc, ph string
 		conc   int
 		sweep  string
+		split  string
 	}
 	idx := map[key]int{}
 	var out [][]analysis.Group
 	for _, g := range groups {
-		k := key{g.Scenario, g.Phase, g.Concurrency, g.Sweep}
+		k := key{g.Scenario, g.Phase, g.Concurrency, g.Sweep, g.Split}
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
