@@ -49,48 +49,7 @@ func TestTraceReplay(t *testing.T) {
 
 	onboarded := map[string][2]int{} // arm -> requests with a seen prefix: onboarded from G2/G3, all
 	for _, arm := range []struct{ tier, kv string }{{"B1", "cpu_only"}, {"B2", "cpu_disk"}} {
-		gt := filepath.Join(dir, arm.tier+".truth.jsonl")
-		a, stop := simtest.StartBinary(t, capture, "--kv-mode", arm.kv, "--preset", "spark-8b", "--time-scale", "0.05",
-			"--gpu-blocks", "256", "--cpu-blocks", "512", "--ground-truth", gt)
-		id := "trace_" + arm.tier
-		runCmd(t, 0, capture, append([]string{"run", "--base-url", "http://" + a.API, "--tier-mode", arm.tier, "--run-id", id}, common...)...)
-		stop()
-		truth := readTruth(t, gt)
-		runDir := filepath.Join(dir, "res", id)
-		m, err := results.ReadManifest(runDir)
-		if err != nil || !m.Valid {
-			t.Fatalf("%s: %v %+v", id, err, m)
-		}
-		rows, err := results.ReadAll[results.Request](filepath.Join(runDir, "requests.parquet"), results.TableRequests)
-		if err != nil || len(rows) != 160 {
-			t.Fatalf("%s: %d rows, %v", id, len(rows), err)
-		}
-		var maxLag time.Duration
-		for _, r := range rows {
-			maxLag = max(maxLag, time.Duration(r.StartUnixNs-r.ScheduledUnixNs))
-			g, ok := truth[r.RequestID]
-			if !ok || r.ErrorKind != "" {
-				t.Fatalf("%s: request %s: no ground truth or failed (%s)", id, r.RequestID, r.Error)
-			}
-			if r.TraceLine != r.RequestIndex+1 || (r.Phase == results.PhaseWarmup) != (r.RequestIndex < 8) || r.MaxTokens != 2 {
-				t.Errorf("%s: row %d: line %d, phase %s, max tokens %d", id, r.RequestIndex, r.TraceLine, r.Phase, r.MaxTokens)
-			}
-			if r.TraceSeenBlocks == 0 && g.BlocksG1+g.BlocksG2+g.BlocksG3 > 0 {
-				t.Errorf("%s: request %d with a new prefix found %d/%d/%d blocks cached", id, r.RequestIndex, g.BlocksG1, g.BlocksG2, g.BlocksG3)
-			}
-			if arm.tier == "B1" && g.BlocksG3 > 0 {
-				t.Errorf("B1 request %d onboarded from disk", r.RequestIndex)
-			}
-			if r.TraceSeenBlocks > 0 && r.Phase == results.PhaseMeasure {
-				c := onboarded[arm.tier]
-				c[1]++
-				if g.BlocksG2+g.BlocksG3 > 0 {
-					c[0]++
-				}
-				onboarded[arm.tier] = c
-			}
-		}
-		t.Logf("%s: max schedule lag %s (the run is valid: at most 1%% of requests over 250ms)", id, maxLag)
+		onboarded[arm.tier] = replayArm(t, capture, dir, arm.tier, arm.kv, common)
 	}
 	if c := onboarded["B2"]; c[1] == 0 || float64(c[0]) < 0.6*float64(c[1]) {
 		t.Errorf("B2: %d of %d requests with a seen prefix onboarded from G2/G3; want most", c[0], c[1])
@@ -124,6 +83,55 @@ func TestTraceReplay(t *testing.T) {
 	if !strings.Contains(string(md), "measure (prefix seen)") {
 		t.Errorf("report.md does not label the prefix split")
 	}
+}
+
+// replayArm replays the trace against a simulator of one arm, checks the
+// rows against the simulator's ground truth, and returns how many
+// measured requests with a seen prefix onboarded from G2 or G3, of how
+// many.
+func replayArm(t *testing.T, capture, dir, tier, kv string, common []string) (c [2]int) {
+	t.Helper()
+	gt := filepath.Join(dir, tier+".truth.jsonl")
+	a, stop := simtest.StartBinary(t, capture, "--kv-mode", kv, "--preset", "spark-8b", "--time-scale", "0.05",
+		"--gpu-blocks", "256", "--cpu-blocks", "512", "--ground-truth", gt)
+	id := "trace_" + tier
+	runCmd(t, 0, capture, append([]string{"run", "--base-url", "http://" + a.API, "--tier-mode", tier, "--run-id", id}, common...)...)
+	stop()
+	truth := readTruth(t, gt)
+	runDir := filepath.Join(dir, "res", id)
+	m, err := results.ReadManifest(runDir)
+	if err != nil || !m.Valid {
+		t.Fatalf("%s: %v %+v", id, err, m)
+	}
+	rows, err := results.ReadAll[results.Request](filepath.Join(runDir, "requests.parquet"), results.TableRequests)
+	if err != nil || len(rows) != 160 {
+		t.Fatalf("%s: %d rows, %v", id, len(rows), err)
+	}
+	var maxLag time.Duration
+	for _, r := range rows {
+		maxLag = max(maxLag, time.Duration(r.StartUnixNs-r.ScheduledUnixNs))
+		g, ok := truth[r.RequestID]
+		if !ok || r.ErrorKind != "" {
+			t.Fatalf("%s: request %s: no ground truth or failed (%s)", id, r.RequestID, r.Error)
+		}
+		if r.TraceLine != r.RequestIndex+1 || (r.Phase == results.PhaseWarmup) != (r.RequestIndex < 8) || r.MaxTokens != 2 {
+			t.Errorf("%s: row %d: line %d, phase %s, max tokens %d", id, r.RequestIndex, r.TraceLine, r.Phase, r.MaxTokens)
+		}
+		if r.TraceSeenBlocks == 0 && g.BlocksG1+g.BlocksG2+g.BlocksG3 > 0 {
+			t.Errorf("%s: request %d with a new prefix found %d/%d/%d blocks cached", id, r.RequestIndex, g.BlocksG1, g.BlocksG2, g.BlocksG3)
+		}
+		if tier == "B1" && g.BlocksG3 > 0 {
+			t.Errorf("B1 request %d onboarded from disk", r.RequestIndex)
+		}
+		if r.TraceSeenBlocks > 0 && r.Phase == results.PhaseMeasure {
+			c[1]++
+			if g.BlocksG2+g.BlocksG3 > 0 {
+				c[0]++
+			}
+		}
+	}
+	t.Logf("%s: max schedule lag %s (the run is valid: at most 1%% of requests over 250ms)", id, maxLag)
+	return c
 }
 
 // readTruth reads a simulator ground-truth log by request id.
