@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"kvbench/results"
 )
@@ -260,4 +263,49 @@ func FuzzParseTraceLine(f *testing.F) {
 			t.Fatalf("accepted %s as %+v", b, rec)
 		}
 	})
+}
+
+// TestTraceFlags: RunFlags.Config reads the trace, so a bad line is an
+// error of the configuration (a usage error, before anything is sent);
+// with --trace-skip-bad the count reaches the plan print and the
+// manifest.
+func TestTraceFlags(t *testing.T) {
+	path := t.TempDir() + "/t.jsonl"
+	lines := `{"timestamp": 0, "input_length": 10, "output_length": 1}` + "\n" + `{"timestamp": 1, "output_length": 1}` + "\n" +
+		`{"timestamp": 2, "isl": 20, "osl": 2}` + "\n"
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	config := func(args ...string) (*Config, error) {
+		var f RunFlags
+		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+		f.Register(fs)
+		if err := fs.Parse(append([]string{"--tier-mode", "B1", "--scenario", "trace", "--trace", path, "--warmup", "1"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		return f.Config(fs)
+	}
+	if _, err := config(); err == nil || !strings.Contains(err.Error(), "trace line 2: field input_length: missing") {
+		t.Errorf("bad line: %v", err)
+	}
+	if _, err := config("--trace-speedup", "0", "--trace-skip-bad"); err == nil || !strings.Contains(err.Error(), "--trace-speedup") {
+		t.Errorf("speedup 0: %v", err)
+	}
+	c, err := config("--trace-skip-bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := DryRun(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	p.Print(&out)
+	if !strings.Contains(out.String(), "2 requests (lines 1-3), 0 with a prefix seen before, blocks of 512 tokens, 1 bad lines skipped") {
+		t.Errorf("plan print:\n%s", out.String())
+	}
+	m := newManifest(c, p)
+	if m.Facts["trace_skipped_lines"] != 1 || len(m.Warnings) != 1 || !strings.Contains(m.Warnings[0], "line 2") {
+		t.Errorf("manifest facts %v, warnings %v", m.Facts, m.Warnings)
+	}
 }
