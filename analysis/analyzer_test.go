@@ -38,7 +38,7 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("groups = %d; want 2 (warmup excluded)", len(groups))
 	}
 	g := groups[0]
-	if g.key != (groupKey{"standard", results.PhaseMeasure, "B1", 2, "", 0}) {
+	if g.key != (groupKey{"standard", results.PhaseMeasure, "B1", 2, "", 0, ""}) {
 		t.Errorf("first group key %+v", g.key)
 	}
 	n, fails := g.requests()

@@ -37,6 +37,7 @@ type cell struct {
 	concurrency     int
 	sweep           string
 	pass            int
+	split           string
 }
 
 // compare pairs the candidate arm with the baseline arm in every cell
@@ -47,7 +48,7 @@ func (a *Analyzer) compare(groups []*group) ([]Comparison, map[armKey][]stats.Es
 	arms := map[cell]map[string]*group{}
 	var cells []cell
 	for _, g := range groups {
-		c := cell{g.key.scenario, g.key.phase, g.key.concurrency, g.key.sweep, g.key.pass}
+		c := cell{g.key.scenario, g.key.phase, g.key.concurrency, g.key.sweep, g.key.pass, g.key.split}
 		if arms[c] == nil {
 			arms[c] = map[string]*group{}
 			cells = append(cells, c)
@@ -81,7 +82,7 @@ func (a *Analyzer) compareQuantiles(c cell, base, cand *group, mt requestMetric,
 		return nil
 	}
 	o := a.so
-	o.Stream = streamOf(groupKey{c.scenario, c.phase, a.opt.Baseline + ">" + a.opt.Candidate, c.concurrency, c.sweep, c.pass}, mt.stream)
+	o.Stream = streamOf(groupKey{c.scenario, c.phase, a.opt.Baseline + ">" + a.opt.Candidate, c.concurrency, c.sweep, c.pass, c.split}, mt.stream)
 	cmps := stats.CompareQuantiles(br, cr, a.opt.Quantiles, base.failures(mt.censored), cand.failures(mt.censored), o)
 	var ps []float64
 	for _, cmp := range cmps {
@@ -120,7 +121,7 @@ func (a *Analyzer) compareRunMetric(c cell, base, cand *group, metric, unit stri
 // comparison turns a stats comparison into a summary row.
 func comparison(c cell, metric, unit, statistic string, cmp stats.Comparison) Comparison {
 	rc := Comparison{
-		Scenario: c.scenario, Phase: c.phase, Pass: c.pass, Concurrency: c.concurrency, Sweep: c.sweep, Metric: metric, Unit: unit,
+		Scenario: c.scenario, Phase: c.phase, Pass: c.pass, Concurrency: c.concurrency, Sweep: c.sweep, Split: c.split, Metric: metric, Unit: unit,
 		P: cmp.P, Statistic: statistic, Baseline: cmp.Baseline.Value, Candidate: cmp.Candidate.Value,
 		Delta: cmp.Delta, Ratio: cmp.Ratio, Verdict: verdictWords[cmp.Verdict], Grade: gradeWords[cmp.Grade],
 		Flags: slices.Clone(cmp.Flags), Reasons: slices.Clone(cmp.Reasons), Method: cmp.Method,
@@ -143,6 +144,9 @@ func streamOf(k groupKey, stream string) uint64 {
 	}
 	if k.pass != 0 {
 		h.Write([]byte("\x00#" + strconv.Itoa(k.pass)))
+	}
+	if k.split != "" {
+		h.Write([]byte("\x01" + k.split))
 	}
 	h.Write([]byte{byte(k.concurrency), byte(k.concurrency >> 8), byte(k.concurrency >> 16)})
 	return h.Sum64() &^ 1 // even: Compare uses Stream and Stream+1

@@ -23,6 +23,9 @@ type groupKey struct {
 	// pass is the 1-based pass of a phase the scenario repeats
 	// (reuse_verify's reuse phases); 0 for a phase that runs once.
 	pass int
+	// split divides a trace run's requests by whether their prefix was
+	// seen earlier in the trace (results.TraceSplit); empty elsewhere.
+	split string
 }
 
 func (k groupKey) less(o groupKey) bool {
@@ -42,7 +45,10 @@ func (k groupKey) less(o groupKey) bool {
 	if k.concurrency != o.concurrency {
 		return k.concurrency < o.concurrency
 	}
-	return k.sweep < o.sweep
+	if k.sweep != o.sweep {
+		return k.sweep < o.sweep
+	}
+	return k.split < o.split
 }
 
 // series is one run's observations within a group, in nanoseconds.
@@ -215,7 +221,7 @@ func (a *Analyzer) addRequests(r *ingest.Run) {
 		if results.PhaseRole(q.Phase) == results.RoleWarmup {
 			continue
 		}
-		k := groupKey{q.Scenario, q.Phase, q.TierMode, int(q.Concurrency), sweep, 0}
+		k := groupKey{q.Scenario, q.Phase, q.TierMode, int(q.Concurrency), sweep, 0, results.TraceSplit(q.Scenario, q.TraceSeenBlocks)}
 		if repeated[q.Phase] {
 			k.pass = int(q.RepeatIndex) + 1
 		}
@@ -280,7 +286,7 @@ func (a *Analyzer) sortedGroups() []*group {
 func (a *Analyzer) groupSummary(g *group, est map[armKey][]stats.Estimate) Group {
 	n, fails := g.requests()
 	k := g.key
-	out := Group{Scenario: k.scenario, Phase: k.phase, Pass: k.pass, Arm: k.arm, Concurrency: k.concurrency, Sweep: k.sweep,
+	out := Group{Scenario: k.scenario, Phase: k.phase, Pass: k.pass, Arm: k.arm, Concurrency: k.concurrency, Sweep: k.sweep, Split: k.split,
 		NRuns: len(g.runs), NRequests: n, NErrors: fails}
 	for _, mt := range metrics {
 		runs := g.runsOf(mt.get)

@@ -100,9 +100,12 @@ type Group struct {
 	Arm         string
 	Concurrency int
 	Sweep       string // campaign sweep point, "flag=value,..."; "" outside sweeps
-	NRuns       int
-	NRequests   int
-	NErrors     int
+	// Split is a trace run's prefix split: results.SplitPrefixSeen or
+	// SplitNew; "" outside trace runs.
+	Split     string
+	NRuns     int
+	NRequests int
+	NErrors   int
 	// Metrics are the per-request metrics with data, in the order TTFT,
 	// latency, ITL.
 	Metrics []Metric
@@ -150,6 +153,7 @@ type Comparison struct {
 	Pass        int // as in Group
 	Concurrency int
 	Sweep       string
+	Split       string // as in Group
 	Metric      string
 	Unit        string // base unit of Baseline, Candidate and Delta
 	P           float64

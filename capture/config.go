@@ -18,10 +18,11 @@ const (
 	ScenarioReuseVerify     = "reuse_verify"
 	ScenarioCopilotBurst    = "local_copilot_burst"
 	ScenarioRehydrateReplay = "rehydrate_replay"
+	ScenarioTrace           = results.ScenarioTrace
 )
 
 // Scenarios lists the scenarios in the order the help text gives them.
-var Scenarios = []string{ScenarioStandard, ScenarioEvictionReplay, ScenarioReuseVerify, ScenarioCopilotBurst, ScenarioRehydrateReplay}
+var Scenarios = []string{ScenarioStandard, ScenarioEvictionReplay, ScenarioReuseVerify, ScenarioCopilotBurst, ScenarioRehydrateReplay, ScenarioTrace}
 
 // DefaultRequestSeed is the seed of the prompt sets when --request-seed is
 // not given; campaigns rotate seeds from it too.
@@ -87,6 +88,9 @@ type Config struct {
 	RehydrateThrashConcurrency   int
 	RehydrateReplayConcurrency   int
 	RehydrateBaselineConcurrency int
+
+	// trace (see trace.go and traceplan.go)
+	TraceConfig
 
 	// Token budget: prompt tokens + max_tokens above MaxNumTokens is caught
 	// before sending.
@@ -155,6 +159,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.checkRanges(); err != nil {
+		return err
+	}
+	if err := c.checkTrace(); err != nil {
 		return err
 	}
 	return c.Telemetry.Validate()

@@ -38,6 +38,7 @@ type RunFlags struct {
 func (f *RunFlags) Register(fs *pflag.FlagSet) {
 	f.registerRun(fs)
 	f.registerScenarios(fs)
+	f.registerTrace(fs)
 	f.registerTelemetry(fs)
 	fs.BoolVar(&f.DryRun, "dry-run", false, "print the plan and exit without sending")
 	fs.BoolVar(&f.NoProgress, "no-progress", false, "no live progress display")
@@ -67,6 +68,9 @@ func (f *RunFlags) Config(fs *pflag.FlagSet) (*Config, error) {
 	}
 	cfg.Flags = flagValues(fs)
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.loadTrace(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil

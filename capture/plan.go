@@ -35,6 +35,8 @@ type Plan struct {
 	Grace   time.Duration
 	Phases  []PhasePlan
 	Prompts []*Prompt // every distinct prompt, in first-use order
+	// Trace describes the replayed trace of a trace run (nil otherwise).
+	Trace *TraceInfo
 }
 
 // PhasePlan is one phase. Closed loop: Concurrency workers each send the
@@ -49,7 +51,9 @@ type PhasePlan struct {
 	Rate        float64
 	Burstiness  float64
 	Think       time.Duration
-	Requests    []PlannedRequest
+	// TraceSpeedup > 0: open loop at the trace's timestamps divided by it.
+	TraceSpeedup float64
+	Requests     []PlannedRequest
 }
 
 // PlannedRequest is one request of the deterministic schedule.
@@ -60,6 +64,11 @@ type PlannedRequest struct {
 	SessionID   string
 	BurstIndex  int
 	Offset      time.Duration // open loop: intended send time from phase start
+	// MaxTokens is this request's max_tokens; 0 means the configuration's.
+	MaxTokens int
+	// TraceLine and TraceSeenBlocks place a trace request in its trace.
+	TraceLine       int
+	TraceSeenBlocks int
 }
 
 // Resolution is what a run learns before it builds its plan.
@@ -115,7 +124,7 @@ func DryRun(c *Config) (*Plan, error) {
 
 // addPhases appends the warmup phase and the scenario's phases.
 func (p *Plan) addPhases(c *Config, g *promptGen) error {
-	if c.Warmup > 0 {
+	if c.Warmup > 0 && c.Scenario != ScenarioTrace {
 		// Warmup prompts come from a disjoint seed so that they never prime
 		// the cache for the measured prompts.
 		set := c.PromptSet
@@ -142,6 +151,8 @@ func (p *Plan) addPhases(c *Config, g *promptGen) error {
 			{results.PhaseReplay, c.EvictionAConcurrency, setA}})
 	case ScenarioReuseVerify:
 		return p.reuse(c, g)
+	case ScenarioTrace:
+		return p.trace(c, g)
 	case ScenarioCopilotBurst:
 		p.copilot(c, g)
 	case ScenarioRehydrateReplay:
@@ -290,7 +301,9 @@ func (p *Plan) collectPrompts(gp GenParams) {
 		return
 	}
 	for _, pr := range p.Prompts {
-		pr.Identity = IdentityHash(pr.Text(), gp)
+		g := gp
+		g.MaxTokens = cmp.Or(pr.maxTokens, gp.MaxTokens)
+		pr.Identity = IdentityHash(pr.Text(), g)
 	}
 }
 
@@ -309,6 +322,7 @@ func (p *Plan) Total() int {
 func (p *Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "scenario %s: %d phases, %d requests, %d distinct prompts\n", p.Scenario, len(p.Phases), p.Total(), len(p.Prompts))
 	fmt.Fprintf(w, "run id %s, tier mode %s, kv mode %s\n", p.RunID, p.TierMode, p.KVMode)
+	p.Trace.print(w)
 	p.printPhases(w)
 	model := p.Model
 	if model == "" {
@@ -350,6 +364,8 @@ func (p *Plan) printPhases(w io.Writer) {
 		}
 		load := "closed loop"
 		switch {
+		case ph.TraceSpeedup > 0:
+			load = fmt.Sprintf("trace timestamps / %g (mean %.3g req/s)", ph.TraceSpeedup, ph.Rate)
 		case ph.Rate > 0:
 			load = fmt.Sprintf("open loop %.3g req/s, burstiness %.3g", ph.Rate, ph.Burstiness)
 		case ph.Think > 0:

@@ -24,6 +24,9 @@ type Prompt struct {
 	// (IdentityHash); "" while the model is not known.
 	Identity string
 	gen      func() string
+	// maxTokens is the max_tokens of the one request sending this prompt
+	// when it has its own (a trace request); 0: the configuration's.
+	maxTokens int
 }
 
 // Text builds the prompt text; every call returns the same string.

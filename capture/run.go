@@ -236,7 +236,9 @@ func (r *runner) writeFailure(dir string, j *results.Journal, err error) error {
 // newManifest starts the manifest with what the plan settled; the flags
 // are copied, never changed in the configuration.
 func newManifest(cfg *Config, plan *Plan) *results.Manifest {
-	return baseManifest(cfg, plan.RunID, plan.Model, plan.TierMode, plan.KVMode)
+	m := baseManifest(cfg, plan.RunID, plan.Model, plan.TierMode, plan.KVMode)
+	plan.Trace.note(m)
+	return m
 }
 
 // baseManifest is the manifest of a run before anything was sent.
@@ -345,7 +347,7 @@ func validity(cfg *Config, plan *Plan, st writerStats, interrupted bool) (reason
 				100*rate, failed, sent, 100*cfg.MaxErrorRate))
 		}
 	}
-	if cfg.RequestRate > 0 && cfg.MaxScheduleLag > 0 && st.lateStarts > 0 {
+	if (cfg.RequestRate > 0 || cfg.traceTimed()) && cfg.MaxScheduleLag > 0 && st.lateStarts > 0 {
 		frac := float64(st.lateStarts) / float64(max(1, sent))
 		if frac > 0.01 {
 			reasons = append(reasons, fmt.Sprintf("client fell behind its schedule: %d of %d requests started more than %s late (max %s)",

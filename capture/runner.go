@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -148,22 +149,24 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // record to the writer.
 func (r *runner) send(ph PhasePlan, pr PlannedRequest, scheduled time.Time) {
 	cfg, plan := r.cfg, r.plan
+	maxTok := cmp.Or(pr.MaxTokens, cfg.MaxTokens)
 	rec := results.Request{
 		RunID: plan.RunID, Scenario: plan.Scenario, TierMode: plan.TierMode, KVMode: plan.KVMode,
 		Phase: ph.Name, RequestIndex: int64(pr.Index), RequestID: fmt.Sprintf("%s-%d", plan.RunID, pr.Index),
 		PromptID: pr.Prompt.ID, PrefixGroup: pr.Prompt.PrefixGroup, IdentityHash: pr.Prompt.Identity,
-		Stream: cfg.Stream, Concurrency: int32(ph.Concurrency), MaxTokens: int32(cfg.MaxTokens),
+		Stream: cfg.Stream, Concurrency: int32(ph.Concurrency), MaxTokens: int32(maxTok),
 		ScheduledUnixNs: scheduled.UnixNano(),
 		RepeatIndex:     int32(pr.RepeatIndex), SessionID: pr.SessionID, BurstIndex: int32(pr.BurstIndex),
+		TraceLine: int64(pr.TraceLine), TraceSeenBlocks: int32(pr.TraceSeenBlocks),
 	}
-	if cfg.MaxNumTokens > 0 && pr.Prompt.TargetTokens+cfg.MaxTokens > cfg.MaxNumTokens {
+	if cfg.MaxNumTokens > 0 && pr.Prompt.TargetTokens+maxTok > cfg.MaxNumTokens {
 		rec.StartUnixNs = time.Now().UnixNano()
 		rec.ErrorKind = results.ErrPreflight
 		rec.Error = fmt.Sprintf("prompt of about %d tokens + max_tokens %d exceeds --max-num-tokens %d; not sent",
-			pr.Prompt.TargetTokens, cfg.MaxTokens, cfg.MaxNumTokens)
+			pr.Prompt.TargetTokens, maxTok, cfg.MaxNumTokens)
 	} else {
 		req := &CompletionRequest{
-			Model: plan.Model, Prompt: pr.Prompt.Text(), MaxTokens: cfg.MaxTokens,
+			Model: plan.Model, Prompt: pr.Prompt.Text(), MaxTokens: maxTok,
 			Temperature: cfg.Temperature, TopP: cfg.TopP, Stop: cfg.Stop, Stream: cfg.Stream,
 		}
 		if cfg.Stream {

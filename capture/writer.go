@@ -167,7 +167,7 @@ func writeSchedule(dir string, plan *Plan) (results.TableInfo, error) {
 				RunID: plan.RunID, RequestIndex: int64(r.Index), Phase: ph.Name, PromptID: r.Prompt.ID,
 				IdentityHash: r.Prompt.Identity, Concurrency: int32(ph.Concurrency), RepeatIndex: int32(r.RepeatIndex),
 				SessionID: r.SessionID, BurstIndex: int32(r.BurstIndex), PrefixGroup: r.Prompt.PrefixGroup,
-				OffsetNs: int64(r.Offset),
+				OffsetNs: int64(r.Offset), TraceLine: int64(r.TraceLine), TraceSeenBlocks: int32(r.TraceSeenBlocks),
 			}
 			if err := sw.Write(row); err != nil {
 				sw.Close()

@@ -41,6 +41,7 @@ var requestColumns = []struct {
 	{"cached_tokens", []string{"cached_tokens"}, true},
 	{"answer_match", []string{"answer_match"}, true},
 	{"repeat_index", []string{"repeat_index"}, false},
+	{"trace_seen_blocks", []string{"trace_seen_blocks"}, true},
 }
 
 const (
@@ -58,6 +59,7 @@ const (
 	colCachedTokens
 	colAnswerMatch
 	colRepeat
+	colTraceSeen
 )
 
 // scanRequests calls fn for every row of a requests table file, in file
@@ -144,6 +146,10 @@ func scanRowGroups(pf *parquet.File, path string, fn func(*Request)) (rows int64
 				}
 			}
 			r.RepeatIndex = vals[colRepeat][i].Int32()
+			r.TraceSeenBlocks = 0
+			if v := vals[colTraceSeen][i]; !v.IsNull() {
+				r.TraceSeenBlocks = v.Int32()
+			}
 			if ci, err = chunkSpan(&r, chunkVals, ci, &gaps); err != nil {
 				return rows, fmt.Errorf("read %s: %w at row %d", path, err, rows)
 			}

@@ -37,6 +37,9 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			r.AnswerMatch = results.Ptr(rng.IntN(3) != 0)
 		}
+		if rng.IntN(2) == 0 {
+			r.TraceLine, r.TraceSeenBlocks = int64(i+1), rng.Int32N(20)
+		}
 		for k := rng.IntN(300); k > 0; k-- {
 			r.ChunkOffsetsNs = append(r.ChunkOffsetsNs, rng.Int64N(1e9))
 		}
@@ -56,7 +59,7 @@ func TestScanRequestsMatchesRowReader(t *testing.T) {
 	for i, w := range want {
 		exp := Request{Scenario: w.Scenario, TierMode: w.TierMode, Phase: w.Phase, Concurrency: w.Concurrency,
 			StartUnixNs: w.StartUnixNs, LatencyNs: w.LatencyNs, ErrorKind: w.ErrorKind, Chunks: int32(len(w.ChunkOffsetsNs)),
-			RepeatIndex: w.RepeatIndex}
+			RepeatIndex: w.RepeatIndex, TraceSeenBlocks: w.TraceSeenBlocks}
 		if w.TTFTNs != nil {
 			exp.TTFTNs, exp.HasTTFT = *w.TTFTNs, true
 		}

@@ -47,6 +47,8 @@ type Request struct {
 	// AnswerMatch compares a repeated prompt's answer with its first
 	// answer in the run (the answer_match column).
 	AnswerMatch AnswerMatch
+	// TraceSeenBlocks is the trace_seen_blocks column (0 when absent).
+	TraceSeenBlocks int32
 }
 
 // AnswerMatch is a request's answer_match column.

@@ -176,12 +176,21 @@ func where(scenario, phase string, pass int, arm *string, concurrency int, sweep
 	return o
 }
 
+// withSplit adds a trace run's prefix split to a group's or comparison's
+// place.
+func withSplit(o object, split string) object {
+	if split == "" {
+		return o
+	}
+	return append(o, member{"split", split})
+}
+
 func groupView(g analysis.Group) object {
 	var metrics []object // null, not [], for a group without per-request metrics
 	if g.Metrics != nil {
 		metrics = view(g.Metrics, metricView)
 	}
-	return append(where(g.Scenario, g.Phase, g.Pass, &g.Arm, g.Concurrency, g.Sweep),
+	return append(withSplit(where(g.Scenario, g.Phase, g.Pass, &g.Arm, g.Concurrency, g.Sweep), g.Split),
 		member{"n_runs", g.NRuns}, member{"n_requests", g.NRequests}, member{"n_errors", g.NErrors},
 		member{"metrics", metrics}, member{"run_metrics", view(g.RunMetrics, runMetricView)})
 }
@@ -203,7 +212,7 @@ func runMetricView(m analysis.RunMetric) object {
 
 func comparisonView(c analysis.Comparison) object {
 	u := metricUnit(c.Unit)
-	return append(where(c.Scenario, c.Phase, c.Pass, nil, c.Concurrency, c.Sweep),
+	return append(withSplit(where(c.Scenario, c.Phase, c.Pass, nil, c.Concurrency, c.Sweep), c.Split),
 		member{"metric", metricName(c.Metric, c.Unit)}, member{"quantile", c.P}, member{"statistic", c.Statistic},
 		member{"baseline", u.of(c.Baseline)}, member{"candidate", u.of(c.Candidate)},
 		member{"delta", u.of(c.Delta)}, member{"delta_lo", u.ofPtr(c.DeltaLo)}, member{"delta_hi", u.ofPtr(c.DeltaHi)},

@@ -73,7 +73,7 @@ func verdictSection(b *bytes.Buffer, s *analysis.Summary) {
 
 // placeOf names a comparison's place in prose: "rehydrate_replay replay, c1".
 func placeOf(c analysis.Comparison) string {
-	return esc(c.Scenario) + " " + phaseCell(c.Phase, c.Pass, c.Sweep) + ", c" + itoa(c.Concurrency)
+	return esc(c.Scenario) + " " + phaseCell(c.Phase, c.Pass, c.Sweep, c.Split) + ", c" + itoa(c.Concurrency)
 }
 
 // headline writes one median comparison as a percent change: "B2 vs B1,
@@ -93,9 +93,9 @@ func otherPhasesLine(b *bytes.Buffer, s *analysis.Summary) {
 		if c.Metric != results.MetricTTFT || c.P != 0.5 || results.IsPrimaryPhase(c.Phase) {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", phaseCell(c.Phase, c.Pass, c.Sweep), changeInterval(c), esc(c.Verdict)))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", phaseCell(c.Phase, c.Pass, c.Sweep, c.Split), changeInterval(c), esc(c.Verdict)))
 		if c.Verdict == results.VerdictWorse {
-			worse = append(worse, phaseCell(c.Phase, c.Pass, c.Sweep))
+			worse = append(worse, phaseCell(c.Phase, c.Pass, c.Sweep, c.Split))
 		}
 	}
 	if len(parts) == 0 {
@@ -154,7 +154,7 @@ func verdictTableSection(b *bytes.Buffer, s *analysis.Summary) {
 	for _, c := range rows {
 		u := metricUnit(c.Unit)
 		fmt.Fprintf(b, "| %s | %s | %d | p%s | %s | %s | %s | %s | %s | **%s** | %s |\n",
-			esc(c.Scenario), phaseCell(c.Phase, c.Pass, c.Sweep), c.Concurrency, pct(c.P), num(u.of(c.Baseline)), num(u.of(c.Candidate)),
+			esc(c.Scenario), phaseCell(c.Phase, c.Pass, c.Sweep, c.Split), c.Concurrency, pct(c.P), num(u.of(c.Baseline)), num(u.of(c.Candidate)),
 			changeInterval(c), interval(u.of(c.Delta), u.ofPtr(c.DeltaLo), u.ofPtr(c.DeltaHi), signedNum), pval(c.PValue), esc(c.Verdict), esc(c.Grade))
 		if c.Grade != results.GradeDecision && len(c.Reasons) > 0 {
 			why = append(why, fmt.Sprintf("- %s, p%s: %s", placeOf(c), pct(c.P), esc(strings.Join(c.Reasons, "; "))))
@@ -219,7 +219,7 @@ func metricSections(b *bytes.Buffer, s *analysis.Summary) {
 				}
 				u := metricUnit(m.Unit)
 				word = u.word
-				cells := []string{esc(g.Scenario), phaseCell(g.Phase, g.Pass, g.Sweep), esc(g.Arm), strconv.Itoa(g.Concurrency),
+				cells := []string{esc(g.Scenario), phaseCell(g.Phase, g.Pass, g.Sweep, g.Split), esc(g.Arm), strconv.Itoa(g.Concurrency),
 					strconv.Itoa(g.NRuns), strconv.Itoa(g.NRequests), strconv.Itoa(g.NErrors), strconv.Itoa(m.N)}
 				for _, q := range m.Quantiles {
 					cells = append(cells, interval(u.of(q.Value), u.ofPtr(q.Lo), u.ofPtr(q.Hi), num))
@@ -253,7 +253,7 @@ func throughputSection(b *bytes.Buffer, s *analysis.Summary) {
 			for i, v := range m.PerRun {
 				per[i] = num(u.of(v))
 			}
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s | %s |", esc(g.Scenario), phaseCell(g.Phase, g.Pass, g.Sweep), esc(g.Arm),
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d | %s | %d | %s | %s | %s |", esc(g.Scenario), phaseCell(g.Phase, g.Pass, g.Sweep, g.Split), esc(g.Arm),
 				g.Concurrency, esc(metricName(m.Name, m.Unit)), g.NRuns, interval(u.of(m.Mean), u.ofPtr(m.Lo), u.ofPtr(m.Hi), num), strings.Join(per, ", "), shortFlags(m.Flags)))
 		}
 	}
@@ -283,7 +283,7 @@ func comparisonsSection(b *bytes.Buffer, s *analysis.Summary) {
 	for _, c := range s.Comparisons {
 		u := metricUnit(c.Unit)
 		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc(c.Scenario), phaseCell(c.Phase, c.Pass, c.Sweep), c.Concurrency, esc(metricName(c.Metric, c.Unit)), esc(c.Statistic),
+			esc(c.Scenario), phaseCell(c.Phase, c.Pass, c.Sweep, c.Split), c.Concurrency, esc(metricName(c.Metric, c.Unit)), esc(c.Statistic),
 			num(u.of(c.Baseline)), num(u.of(c.Candidate)), changeInterval(c), interval(u.of(c.Delta), u.ofPtr(c.DeltaLo), u.ofPtr(c.DeltaHi), signedNum),
 			pval(c.PValue), pval(c.PHolm), esc(c.Verdict), esc(c.Grade), esc(c.Method), esc(comparisonNotes(c.Flags, s.Method)))
 	}
@@ -374,7 +374,7 @@ func ioSection(b *bytes.Buffer, s *analysis.Summary) {
 		}
 		k := p.KVBM
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			esc(p.RunID), esc(p.Arm), phaseCell(p.Phase, pass, ""), fixed(elapsed.ofInt(p.DurationNs), 1),
+			esc(p.RunID), esc(p.Arm), phaseCell(p.Phase, pass, "", ""), fixed(elapsed.ofInt(p.DurationNs), 1),
 			roles(k, results.KVBMOffloadD2H), roles(k, results.KVBMOffloadH2D, results.KVBMOffloadD2D), roles(k, results.KVBMOnboardH2D),
 			roles(k, results.KVBMOnboardD2D, results.KVBMOnboardD2H), roles(k, results.KVBMMatched),
 			bytesCells(p.HaveDevice, p.DeviceReadBytes, p.DeviceWriteBytes), bytesCells(p.HaveProcess, p.ProcessReadBytes, p.ProcessWriteBytes), files(p.Deltas))

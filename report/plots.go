@@ -365,6 +365,10 @@ func quantilePlots(s *analysis.Summary) ([]namedPlot, error) {
 			title += " (" + k.Sweep + ")"
 			name += "_" + slug(k.Sweep)
 		}
+		if k.Split != "" {
+			title += " (" + k.Split + ")"
+			name += "_" + slug(k.Split)
+		}
 		p := newPlot(title, "percentile", ttftLabel)
 		p.Add(plotter.NewGrid())
 		n, bare, lo, hi := 0, 0, math.Inf(1), 0.0
@@ -449,11 +453,12 @@ func cells(groups []analysis.Group) [][]analysis.Group {
 		sc, ph string
 		conc   int
 		sweep  string
+		split  string
 	}
 	idx := map[key]int{}
 	var out [][]analysis.Group
 	for _, g := range groups {
-		k := key{g.Scenario, plainPhase(g.Phase, g.Pass), g.Concurrency, g.Sweep}
+		k := key{g.Scenario, plainPhase(g.Phase, g.Pass), g.Concurrency, g.Sweep, g.Split}
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)

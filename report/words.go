@@ -188,12 +188,16 @@ func changeInterval(c analysis.Comparison) string {
 	return s
 }
 
-// phaseCell shows a phase with its pass, when the scenario repeats it,
-// and its campaign sweep point, if any: "reuse #2 [conc=4]".
-func phaseCell(phase string, pass int, sweep string) string {
+// phaseCell shows a phase with its pass, when the scenario repeats it, a
+// trace run's prefix split, and its campaign sweep point, if any:
+// "reuse #2 (conc=4)", "measure (prefix seen)".
+func phaseCell(phase string, pass int, sweep, split string) string {
 	s := phase
 	if pass > 0 {
 		s += " #" + itoa(pass)
+	}
+	if split != "" {
+		s += " (" + split + ")"
 	}
 	if sweep != "" {
 		s += " (" + sweep + ")"

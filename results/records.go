@@ -131,6 +131,11 @@ type Request struct {
 	SessionID   string `parquet:"session_id,dict"`
 	BurstIndex  int32  `parquet:"burst_index"`
 	PrefixGroup string `parquet:"prefix_group,dict"`
+	// TraceLine is the trace line (1-based) a trace replay request comes
+	// from, 0 outside trace runs; TraceSeenBlocks is how many of its
+	// leading blocks an earlier request of the replayed trace had.
+	TraceLine       int64 `parquet:"trace_line"`
+	TraceSeenBlocks int32 `parquet:"trace_seen_blocks"`
 
 	// FinishReason is the last finish_reason a choice reported ("stop",
 	// "length", ...); empty when none did.
@@ -186,4 +191,7 @@ type ScheduleRow struct {
 	// OffsetNs is the intended send time from the start of the phase for
 	// open-loop phases; 0 in closed loop.
 	OffsetNs int64 `parquet:"offset_ns"`
+	// TraceLine and TraceSeenBlocks are as in the requests table.
+	TraceLine       int64 `parquet:"trace_line"`
+	TraceSeenBlocks int32 `parquet:"trace_seen_blocks"`
 }

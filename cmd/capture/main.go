@@ -25,6 +25,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Example: `  capture sim --listen 127.0.0.1:0 &
   capture run --base-url http://127.0.0.1:8000 --tier-mode B2 --scenario standard --requests 64`,
 	}
-	root.AddCommand(newRunCmd(), newSimCmd(), newCampaignCmd(), newSmokeCmd(), newHealthCmd(), newInventoryCmd(), newRecoverCmd())
+	root.AddCommand(newRunCmd(), newSimCmd(), newTraceCmd(), newCampaignCmd(), newSmokeCmd(), newHealthCmd(), newInventoryCmd(), newRecoverCmd())
 	return cli.Execute(ctx, root, args, stdout, stderr)
 }

@@ -111,7 +111,11 @@ func TestDryRunEveryScenario(t *testing.T) {
 	for _, sc := range capture.Scenarios {
 		t.Run(sc, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			code := run(context.Background(), []string{"run", "--tier-mode", "B2", "--scenario", sc, "--dry-run", "--warmup", "2"}, &out, &errb)
+			args := []string{"run", "--tier-mode", "B2", "--scenario", sc, "--dry-run", "--warmup", "2"}
+			if sc == capture.ScenarioTrace {
+				args = append(args, "--trace", filepath.Join("..", "..", "examples", "trace-demo.jsonl"), "--trace-block-tokens", "256")
+			}
+			code := run(context.Background(), args, &out, &errb)
 			if code != cli.ExitOK {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}

@@ -19,7 +19,9 @@ func newRunCmd() *cobra.Command {
 		Short: "Run one scenario and write a run bundle",
 		Args:  cobra.NoArgs,
 		Example: `  capture run --base-url http://127.0.0.1:8000 --kv-mode cpu_disk \
-    --scenario standard --prompt-set short --requests 64 --warmup 8 --concurrency 4 --stream`,
+    --scenario standard --prompt-set short --requests 64 --warmup 8 --concurrency 4 --stream
+  capture run --base-url http://127.0.0.1:8000 --tier-mode B2 --scenario trace \
+    --trace examples/trace-demo.jsonl --trace-block-tokens 256 --warmup 8 --concurrency 32 --stream`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.Config(cmd.Flags())
 			if err != nil {
