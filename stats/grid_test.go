@@ -315,3 +315,40 @@ func writeGrid(t *testing.T, g gridFile) {
 		t.Fatal(err)
 	}
 }
+
+// TestCoverageGridCI runs the CI subset of the grid (testdata/coverage_grid_ci.json).
+// It is skipped under -short and -race; plain go test runs it (about a minute on one core).
+func TestCoverageGridCI(t *testing.T) {
+	heavy(t)
+	if testing.Short() {
+		t.Skip("coverage grid subset skipped under -short")
+	}
+	var ci struct {
+		Reps        int     `json:"reps"`
+		MinCov      float64 `json:"min_cov"`
+		MaxNull     float64 `json:"max_null"`
+		MaxDecision float64 `json:"max_decision"`
+		Cells       []struct {
+			Family string  `json:"family"`
+			Sigma  float64 `json:"sigma"`
+			Runs   int     `json:"runs"`
+			N      int     `json:"n"`
+		} `json:"cells"`
+	}
+	loadJSON(t, "coverage_grid_ci.json", &ci)
+	for k, c := range ci.Cells {
+		i := slices.IndexFunc(gridFamilies, func(f family) bool { return f.name == c.Family })
+		if i < 0 {
+			t.Fatalf("unknown family %q", c.Family)
+		}
+		for _, g := range runGridCell(gridFamilies[i], c.Sigma, c.Runs, c.N, gridPs, ci.Reps, 7000+uint64(k)) {
+			t.Logf("%-32s scope %-11s cov %.3f width %.3f null %.3f dec %.3f", g.Name, g.Scope, g.Coverage, g.RelWidth, g.NullDirectional, g.NullDecision)
+			if g.Scope == ScopeRuns && g.Coverage < ci.MinCov {
+				t.Errorf("%s: coverage %.3f of intervals labelled %g%% < %.3f", g.Name, g.Coverage, 95.0, ci.MinCov)
+			}
+			if g.NullDirectional > ci.MaxNull || g.NullDecision > ci.MaxDecision {
+				t.Errorf("%s: null comparisons better/worse %.3f (max %.3f), decision-grade %.3f (max %.3f)", g.Name, g.NullDirectional, ci.MaxNull, g.NullDecision, ci.MaxDecision)
+			}
+		}
+	}
+}
