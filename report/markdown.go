@@ -89,7 +89,28 @@ func headlines(b *bytes.Buffer, s *analysis.Summary, rows []analysis.Comparison)
 	if obs, total := rehydrateCount(s, s.Method.Candidate); total > 0 {
 		fmt.Fprintf(b, "- Tier evidence: disk rehydrate observed in %d of %d %s runs.\n", obs, total, esc(s.Method.Candidate))
 	}
+	if line := driftLine(s); line != "" {
+		b.WriteString(line)
+	}
 	b.WriteString("\n")
+}
+
+// driftLine is the verdict area's one line on time trends of per-run
+// median TTFT within arms; "" when no arm has three runs.
+func driftLine(s *analysis.Summary) string {
+	if len(s.Drift) == 0 {
+		return ""
+	}
+	var flagged []string
+	for _, d := range s.Drift {
+		if d.Flag != "" {
+			flagged = append(flagged, fmt.Sprintf("%s %s/%s/c%d %+.1f%% over its runs (p %s)", esc(d.Arm), esc(d.Scenario), phaseCell(d.Phase, d.Sweep), d.Concurrency, 100*d.Change, pval(&d.PValue)))
+		}
+	}
+	if len(flagged) == 0 {
+		return fmt.Sprintf("- Drift: no material time trend in per-run median TTFT (%d arms tested).\n", len(s.Drift))
+	}
+	return fmt.Sprintf("- **%s**: per-run median TTFT trends over time in %d of %d arms: %s.\n", analysis.FlagDrift, len(flagged), len(s.Drift), strings.Join(flagged, "; "))
 }
 
 // valueCells formats a comparison's baseline, candidate, delta and ratio
