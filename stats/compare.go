@@ -146,6 +146,10 @@ func (c *Comparison) runLevel(sb, sc *sample, p, conf float64) {
 		}
 	}
 	d := math.Log(c.Ratio)
+	if !unionTwoStage {
+		c.RatioLo, c.RatioHi = c.Ratio, c.Ratio
+		c.PValue = 0
+	}
 	for _, s := range parts {
 		hw, pw := welchParts(d, s[0], s[1], n1, n2, conf)
 		c.RatioLo, c.RatioHi = math.Min(c.RatioLo, c.Ratio*math.Exp(-hw)), math.Max(c.RatioHi, c.Ratio*math.Exp(hw))

@@ -310,6 +310,9 @@ func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream ui
 	}
 	if positive && s.runTailsOK(p, opt.RunLevelMinTail) {
 		lo, hi := runLevelInterval(e.Value, e.PerRun, opt.Confidence)
+		if !unionTwoStage {
+			e.Lo, e.Hi = e.Value, e.Value
+		}
 		e.Lo, e.Hi = math.Min(e.Lo, lo), math.Max(e.Hi, hi)
 		if jlo, jhi, ok := s.jackknifeInterval(e.Value, p, opt.Confidence); ok {
 			e.Lo, e.Hi = math.Min(e.Lo, jlo), math.Max(e.Hi, jhi)
@@ -379,6 +382,8 @@ func (s *sample) quantileWithout(g int, p float64) float64 {
 	}
 	return lerp(a, b, h-float64(k))
 }
+
+var unionTwoStage = true
 
 // runTailsOK reports whether every run has at least minTail requests beyond the quantile.
 func (s *sample) runTailsOK(p float64, minTail int) bool {

@@ -28,6 +28,7 @@ var (
 	gridOut    = flag.String("grid-out", "", "write the coverage grid table to this file (runs the full grid)")
 	gridReps   = flag.Int("grid-reps", 1000, "replications per grid cell")
 	gridFilter = flag.String("grid-filter", "", "only grid cells whose name contains this")
+	gridNoTS   = flag.Bool("grid-no-twostage", false, "experiment: leave the two-stage interval out of the union")
 )
 
 // family is a within-run TTFT distribution with median scale 1-ish.
@@ -281,6 +282,8 @@ func TestCoverageGrid(t *testing.T) {
 		Command: "GOMAXPROCS=1 nice -n 10 go test ./stats -run TestCoverageGrid -timeout 0 -args -grid-out testdata/coverage_grid.json -grid-reps " + fmt.Sprint(*gridReps),
 		Reps:    *gridReps,
 	}
+	unionTwoStage = !*gridNoTS
+	defer func() { unionTwoStage = true }()
 	seed := uint64(0)
 	for _, f := range gridFamilies {
 		for _, s := range gridSigmas {
