@@ -109,7 +109,7 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 		for _, f := range ec.Flags {
 			c.Flags = append(c.Flags, "candidate:"+f)
 		}
-		c.Grade, c.Reasons = grade(c)
+		c.Grade, c.Reasons = grade(c, opt)
 	}()
 	if eb.Method == MethodNone || ec.Method == MethodNone || eb.Runs < opt.MinRuns || ec.Runs < opt.MinRuns {
 		return c
@@ -252,11 +252,17 @@ func verdict(c *Comparison, ratioOK bool, opt Options) Verdict {
 	return VerdictInconclusive
 }
 
-// grade returns the grade and the reasons it is provisional.
-func grade(c Comparison) (Grade, []string) {
+// grade returns the grade and the reasons it is provisional. A better or worse
+// verdict is decision-grade only when its p-value is below (1-confidence)/2 as
+// well, so that null comparisons give decision-grade false verdicts at most
+// 2.5% of the time at 95%.
+func grade(c Comparison, opt Options) (Grade, []string) {
 	var reasons []string
 	if c.Verdict == VerdictInsufficient {
 		reasons = append(reasons, "insufficient data")
+	}
+	if a := (1 - opt.Confidence) / 2; (c.Verdict == VerdictBetter || c.Verdict == VerdictWorse) && c.PValue >= a {
+		reasons = append(reasons, fmt.Sprintf("p = %.3g is not below %.3g (direction not decision-grade)", c.PValue, a))
 	}
 	for _, arm := range []struct {
 		name string

@@ -74,7 +74,9 @@ type Options struct {
 	// The default (false) suits latencies: a ratio below 1 is better.
 	HigherIsBetter bool
 	// MinRuns is the number of runs each arm needs for a verdict other than
-	// insufficient_data (default 1: a single run gets a provisional verdict).
+	// insufficient_data (default 2: with one run per arm, run-to-run variation is
+	// unknown and null comparisons come out better or worse far more than 5% of the
+	// time when runs differ; set 1 for a verdict conditional on the runs).
 	MinRuns int
 	// Workers bounds the goroutines used for resampling (<= 0: GOMAXPROCS). Results do
 	// not depend on it.
@@ -92,10 +94,10 @@ type Options struct {
 }
 
 // DefaultOptions returns the documented defaults: 95 % intervals, 9999 order-statistic
-// replicates, 2000 two-stage replicates, seed 1, margin 5 %, lower is better, one run
-// minimum for a verdict, run-level interval from 10 tail requests per run.
+// replicates, 2000 two-stage replicates, seed 1, margin 5 %, lower is better, two runs
+// per arm for a verdict, run-level intervals whenever per-run quantiles are positive.
 func DefaultOptions() Options {
-	return Options{Confidence: 0.95, Resamples: 9999, TwoStageResamples: 2000, Seed: 1, Margin: 0.05, MinRuns: 1, RunLevelMinTail: 1}
+	return Options{Confidence: 0.95, Resamples: 9999, TwoStageResamples: 2000, Seed: 1, Margin: 0.05, MinRuns: 2, RunLevelMinTail: 1}
 }
 
 // normalized fills invalid or zero fields with defaults.

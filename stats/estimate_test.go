@@ -110,7 +110,7 @@ func TestEstimateFields(t *testing.T) {
 }
 
 func TestDefaultOptions(t *testing.T) {
-	want := Options{Confidence: 0.95, Resamples: 9999, TwoStageResamples: 2000, Seed: 1, Margin: 0.05, MinRuns: 1, RunLevelMinTail: 1}
+	want := Options{Confidence: 0.95, Resamples: 9999, TwoStageResamples: 2000, Seed: 1, Margin: 0.05, MinRuns: 2, RunLevelMinTail: 1}
 	if diff := cmp.Diff(want, DefaultOptions()); diff != "" {
 		t.Errorf("DefaultOptions() mismatch (-want +got):\n%s", diff)
 	}
