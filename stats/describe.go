@@ -7,7 +7,7 @@ var describe = []struct{ key, text string }{
 	{FlagInsufficientData, "fewer than 10 requests beyond the quantile: point estimate only, no interval, no verdict"},
 	{FlagLowTailCount, "10–49 requests beyond the quantile: the interval may undercover by 2–3 points"},
 	{FlagSingleRun, "one run: the interval reflects within-run sampling only; run-to-run variation is unknown"},
-	{FlagFewRuns, "fewer than 5 runs: intervals are wide or (at 2 runs) known to undercover when runs differ"},
+	{FlagFewRuns, "fewer than 5 runs: the run-level intervals are wide (Student t with runs − 1 degrees of freedom)"},
 	{FlagRunHeterogeneity, "runs differ more than within-run noise explains (Cochran's Q p < 0.10)"},
 	{FlagRunLevelUnavailable, "some run's quantile is zero or negative: two-stage interval only, conditional on these runs"},
 	{FlagWithinRunCorrelation, "exceedances are autocorrelated within runs (lag-1 > 0.1): i.i.d. within-run resampling understates variance"},

@@ -16,7 +16,7 @@ const (
 	FlagSingleRun            = "SINGLE_RUN"             // one run: interval reflects within-run sampling only
 	FlagFewRuns              = "FEW_RUNS"               // 2 <= runs < 5
 	FlagRunHeterogeneity     = "RUN_HETEROGENEITY"      // Cochran's Q p < 0.10 across runs
-	FlagRunLevelUnavailable  = "RUN_LEVEL_UNAVAILABLE"  // some run has < 10 tail requests (or a non-positive quantile): no run-level interval
+	FlagRunLevelUnavailable  = "RUN_LEVEL_UNAVAILABLE"  // some run has fewer than RunLevelMinTail tail requests or a non-positive quantile: no run-level interval
 	FlagWithinRunCorrelation = "WITHIN_RUN_CORRELATION" // lag-1 autocorrelation of exceedances > 0.1
 	FlagCensoredTail         = "CENSORED_TAIL"          // failures >= 0.1·n·(1-p): estimate biased low
 	FlagNonFiniteDropped     = "NONFINITE_DROPPED"      // NaN or ±Inf inputs were ignored
@@ -82,10 +82,10 @@ type Options struct {
 	// not depend on it.
 	Workers int
 	// RunLevelMinTail is the number of requests beyond the quantile every run needs before
-	// the run-level t interval joins the union (default 10; below it the
-	// estimate is two-stage only and flagged RUN_LEVEL_UNAVAILABLE). Setting 1 reproduces
-	// the union of the reference E5b simulation, which applied the run-level part at p99 with
-	// 500 requests per run.
+	// the run-level intervals join the union (default 1: a run's quantile from few tail
+	// requests is noisy, and that noise widens the run-level interval rather than being
+	// dropped; see METHOD-intervals.md). Below it the estimate is two-stage only, scope
+	// conditional, flagged RUN_LEVEL_UNAVAILABLE.
 	RunLevelMinTail int
 	// SingleRunOrderStat reports the distribution-free order-statistic interval instead
 	// of the percentile bootstrap for a single run (when it exists at that n). Comparisons
