@@ -22,9 +22,13 @@ func PlanText(w io.Writer, p *analysis.Plan) error {
 			where += " / " + c.Sweep
 		}
 		fmt.Fprintf(&b, "### %s\n\n", esc(where))
-		fmt.Fprintf(&b, "Pilot: %d %s and %d %s runs, %.0f requests per run, %.0f s per run. Log-quantile variance: between runs %.3g (sd %.1f%%), within a run %.3g at %.0f requests (sd %.1f%%).\n\n",
+		between := fmt.Sprintf("%.3g (sd %.1f%%)", c.Between, 100*math.Sqrt(c.Between))
+		if c.Between == 0 {
+			between = "0 (the pilot's runs differ no more than within-run noise explains; a few runs cannot rule out more)"
+		}
+		fmt.Fprintf(&b, "Pilot: %d %s and %d %s runs, %.0f requests per run, %.0f s per run. Log-quantile variance: between runs %s, within a run %.3g at %.0f requests (sd %.1f%%).\n\n",
 			c.BaselineRuns, esc(p.Baseline), c.CandidateRuns, esc(p.Candidate), c.RequestsPerRun, c.RunSeconds,
-			c.Between, 100*math.Sqrt(c.Between), c.WithinN/c.RequestsPerRun, c.RequestsPerRun, 100*math.Sqrt(c.WithinN/c.RequestsPerRun))
+			between, c.WithinN/c.RequestsPerRun, c.RequestsPerRun, 100*math.Sqrt(c.WithinN/c.RequestsPerRun))
 		b.WriteString("| change | requests per run | runs per arm | planned power | time (both arms) |\n|---:|---:|---:|---:|---:|\n")
 		for _, r := range c.Rows {
 			runs, power, hours := "> max", "-", "-"
