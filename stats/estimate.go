@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -356,33 +357,30 @@ func (s *sample) jackknifeVar(p float64) (float64, bool) {
 	return v * float64(G-1) * float64(G-1) / float64(G), true
 }
 
-// quantileWithout returns the type-7 p-quantile of the pooled values without run g,
-// walking the pooled order once (run g's sorted values are a sub-multiset of it).
+// quantileWithout returns the type-7 p-quantile of the pooled values without run g.
+// Run g's sorted values are a sub-multiset of the pooled order, so the number of
+// remaining values ≤ all[i] is nondecreasing in i; a binary search finds the
+// order statistics in O(log² N).
 func (s *sample) quantileWithout(g int, p float64) float64 {
 	skip := s.sorted[g]
 	n := len(s.all) - len(skip)
 	h := float64(n-1) * p
 	k := int(math.Floor(h))
-	var a, b float64
-	i, j, c := 0, 0, 0
-	for ; i < len(s.all) && c <= k+1; i++ {
-		v := s.all[i]
-		if j < len(skip) && skip[j] == v {
-			j++
-			continue
-		}
-		if c == k {
-			a = v
-		}
-		if c == k+1 {
-			b = v
-		}
-		c++
+	// kth returns the k-th (0-based) smallest remaining value.
+	kth := func(k int) float64 {
+		i := sort.Search(len(s.all), func(i int) bool {
+			v := s.all[i]
+			left := sort.Search(len(s.all), func(j int) bool { return s.all[j] > v }) -
+				sort.Search(len(skip), func(j int) bool { return skip[j] > v })
+			return left >= k+1
+		})
+		return s.all[i]
 	}
+	a := kth(k)
 	if k+1 >= n {
 		return a
 	}
-	return lerp(a, b, h-float64(k))
+	return lerp(a, kth(k+1), h-float64(k))
 }
 
 var unionTwoStage = true
