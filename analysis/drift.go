@@ -42,8 +42,9 @@ type Drift struct {
 }
 
 // drifts computes the drift of every arm with at least three runs with TTFT
-// in every compared cell.
-func (a *Analyzer) drifts(groups []*group, cmps []Comparison) []Drift {
+// in every compared cell. Per-run medians come from the comparison's p50
+// estimates in est when there are some.
+func (a *Analyzer) drifts(groups []*group, cmps []Comparison, est map[armKey][]stats.Estimate) []Drift {
 	var out []Drift
 	for _, g := range groups {
 		var diff float64
@@ -57,12 +58,25 @@ func (a *Analyzer) drifts(groups []*group, cmps []Comparison) []Drift {
 		if !found {
 			continue
 		}
+		var medians []float64 // per non-empty run, in g.runs order
+		for _, e := range est[armKey{g.key, results.MetricTTFT}] {
+			if e.P == 0.5 {
+				medians = e.PerRun
+			}
+		}
 		var x, y []float64
+		k := 0
 		for _, r := range g.runs {
 			if len(r.ttft) == 0 {
 				continue
 			}
-			m := stats.Quantile(slices.Sorted(slices.Values(r.ttft)), 0.5)
+			var m float64
+			if k < len(medians) {
+				m = medians[k]
+			} else {
+				m = stats.Quantile(slices.Sorted(slices.Values(r.ttft)), 0.5)
+			}
+			k++
 			if !(m > 0) {
 				continue
 			}
