@@ -137,6 +137,7 @@ func (a *Analyzer) Summary() *Summary {
 	// interval (and the work is not done twice).
 	comparisons, est := a.compare(groups)
 	s.Comparisons = comparisons
+	s.Drift = a.drifts(groups, comparisons, est)
 	for _, g := range groups {
 		s.Groups = append(s.Groups, a.groupSummary(g, est))
 		if d, ok := g.distribution(); ok {

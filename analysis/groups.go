@@ -363,7 +363,7 @@ func count(runs [][]float64) int {
 }
 
 func quantileOf(e stats.Estimate) Quantile {
-	q := Quantile{P: e.P, Value: e.Value, Method: e.Method, Flags: slices.Clone(e.Flags)}
+	q := Quantile{P: e.P, Value: e.Value, Method: e.Method, Scope: e.Scope, Flags: slices.Clone(e.Flags)}
 	if e.Method != stats.MethodNone {
 		q.Lo, q.Hi = ptr(e.Lo), ptr(e.Hi)
 	}

@@ -15,6 +15,9 @@ type Summary struct {
 	ConfigDiffs []ConfigDiff
 	Groups      []Group
 	Comparisons []Comparison
+	// Drift holds the time trend of each compared arm's per-run TTFT
+	// medians (arms with three runs or more).
+	Drift []Drift
 	// Rehydrate holds the tier evidence of every run.
 	Rehydrate []Rehydrate
 	// PhaseIO holds per-run, per-phase KVBM counter and disk deltas, for
@@ -130,7 +133,11 @@ type Quantile struct {
 	Lo     *float64
 	Hi     *float64
 	Method string // stats.Method*
-	Flags  []string
+	// Scope says what the interval's confidence refers to: stats.ScopeRuns
+	// (runs like these), stats.ScopeConditional (the observed run only) or
+	// stats.ScopeNone.
+	Scope string
+	Flags []string
 }
 
 // RunMetric is a run-level metric: its per-run values and their mean with

@@ -30,16 +30,20 @@ func traceRun(id, tier string, seenMs, newMs int64) *ingest.Run {
 // no split.
 func TestTraceSplit(t *testing.T) {
 	a := New(Options{Baseline: "B1", Candidate: "B2", Resamples: 200})
+	// Two runs per arm: a verdict needs two (one run per arm is
+	// insufficient_data).
 	a.Add(traceRun("b1", "B1", 100, 100))
+	a.Add(traceRun("b1b", "B1", 102, 101))
 	a.Add(traceRun("b2", "B2", 20, 100))
+	a.Add(traceRun("b2b", "B2", 21, 99))
 	a.Add(requestsRun("s1", "B1", []int64{10, 20, 30}))
 	s := a.Summary()
 	splits := map[string]int{}
 	for _, g := range s.Groups {
 		if g.Scenario == results.ScenarioTrace {
 			splits[g.Split]++
-			if g.NRequests != 20 {
-				t.Errorf("group %s/%s/%s: %d requests; want 20", g.Phase, g.Arm, g.Split, g.NRequests)
+			if g.NRequests != 40 {
+				t.Errorf("group %s/%s/%s: %d requests; want 40 (20 in each of two runs)", g.Phase, g.Arm, g.Split, g.NRequests)
 			}
 		} else if g.Split != "" {
 			t.Errorf("standard group with split %q", g.Split)

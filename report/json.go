@@ -70,6 +70,7 @@ func summaryView(s *analysis.Summary) object {
 		{"config_diffs", view(s.ConfigDiffs, configDiffView)},
 		{"groups", view(s.Groups, groupView)},
 		{"comparisons", view(s.Comparisons, comparisonView)},
+		{"drift", view(s.Drift, driftView)},
 		{"rehydrate", view(s.Rehydrate, rehydrateView)},
 		{"phase_io", view(s.PhaseIO, phaseIOView)},
 		{"tier_attribution", view(s.Attribution, tierShareView)},
@@ -199,7 +200,7 @@ func metricView(m analysis.Metric) object {
 	u := metricUnit(m.Unit)
 	quantiles := view(m.Quantiles, func(q analysis.Quantile) object {
 		return object{{"p", q.P}, {"value", u.of(q.Value)}, {"lo", u.ofPtr(q.Lo)}, {"hi", u.ofPtr(q.Hi)},
-			{"method", q.Method}, {"flags", list(q.Flags)}}
+			{"method", q.Method}, {"scope", q.Scope}, {"flags", list(q.Flags)}}
 	})
 	return object{{"name", metricName(m.Name, m.Unit)}, {"n", m.N}, {"quantiles", quantiles}}
 }
@@ -219,6 +220,16 @@ func comparisonView(c analysis.Comparison) object {
 		member{"ratio", c.Ratio}, member{"ratio_lo", c.RatioLo}, member{"ratio_hi", c.RatioHi},
 		member{"p_value", c.PValue}, member{"p_holm", c.PHolm}, member{"verdict", c.Verdict}, member{"grade", c.Grade},
 		member{"flags", list(c.Flags)}, member{"reasons", list(c.Reasons)}, member{"method", c.Method})
+}
+
+// driftView is one arm's time trend; slope, lo and hi are log median TTFT
+// per hour.
+func driftView(d analysis.Drift) object {
+	return append(where(d.Scenario, d.Phase, 0, nil, d.Concurrency, d.Sweep),
+		member{"arm", d.Arm}, member{"metric", d.Metric}, member{"runs", d.Runs},
+		member{"slope_per_hour", d.SlopePerHour}, member{"slope_lo", d.Lo}, member{"slope_hi", d.Hi},
+		member{"p_value", d.PValue}, member{"change", d.Change}, member{"arm_difference", d.ArmDifference},
+		member{"flag", d.Flag})
 }
 
 func rehydrateView(r analysis.Rehydrate) object {

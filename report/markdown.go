@@ -65,6 +65,7 @@ func verdictSection(b *bytes.Buffer, s *analysis.Summary) {
 	otherPhasesLine(b, s)
 	throughputLine(b, s)
 	tierEvidenceLines(b, s)
+	b.WriteString(driftLine(s))
 	if st := s.Integrity.Statement(s.Method.Baseline, s.Method.Candidate); st != "" {
 		fmt.Fprintf(b, "- %s\n", esc(st))
 	}
@@ -164,6 +165,24 @@ func verdictTableSection(b *bytes.Buffer, s *analysis.Summary) {
 		b.WriteString("\nWhy rows are provisional:\n\n" + strings.Join(why, "\n") + "\n")
 	}
 	b.WriteString("\n")
+}
+
+// driftLine is the verdict area's one line on time trends of per-run
+// median TTFT within arms; "" when no arm has three runs.
+func driftLine(s *analysis.Summary) string {
+	if len(s.Drift) == 0 {
+		return ""
+	}
+	var flagged []string
+	for _, d := range s.Drift {
+		if d.Flag != "" {
+			flagged = append(flagged, fmt.Sprintf("%s %s/%s/c%d %+.1f%% over its runs (p %s)", esc(d.Arm), esc(d.Scenario), phaseCell(d.Phase, 0, d.Sweep, ""), d.Concurrency, 100*d.Change, pval(&d.PValue)))
+		}
+	}
+	if len(flagged) == 0 {
+		return fmt.Sprintf("- Drift: no material time trend in per-run median TTFT (%d arms tested).\n", len(s.Drift))
+	}
+	return fmt.Sprintf("- **%s**: per-run median TTFT trends over time in %d of %d arms: %s.\n", analysis.FlagDrift, len(flagged), len(s.Drift), strings.Join(flagged, "; "))
 }
 
 // runsSection lists the runs, the settings that differ between them and

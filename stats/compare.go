@@ -43,7 +43,7 @@ const (
 // Comparison compares the p-quantile of a candidate configuration with a baseline.
 // Ratio is candidate/baseline and Delta is candidate − baseline (pooled type-7 values);
 // their intervals are percentile intervals of paired bootstrap replicates, widened to the
-// union with a run-level Welch interval when both arms have at least three runs.
+// union with a run-level Welch interval when both arms have union intervals (two runs or more).
 // Decisions use the ratio interval only; the delta interval is descriptive. No
 // float field is NaN: ratio fields are 0 when a quantile is not positive (flag NONPOSITIVE).
 type Comparison struct {
@@ -109,7 +109,7 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 		for _, f := range ec.Flags {
 			c.Flags = append(c.Flags, "candidate:"+f)
 		}
-		c.Grade, c.Reasons = grade(c)
+		c.Grade, c.Reasons = grade(c, opt)
 	}()
 	if eb.Method == MethodNone || ec.Method == MethodNone || eb.Runs < opt.MinRuns || ec.Runs < opt.MinRuns {
 		return c
@@ -121,18 +121,59 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 		c.Method = MethodIID
 	}
 
-	// Run-level part: Welch intervals on per-run (log) quantiles.
-	if eb.Runs >= 3 && ec.Runs >= 3 && ratioOK && eb.Method == MethodUnion && ec.Method == MethodUnion {
-		y1, y2 := logs(eb.PerRun), logs(ec.PerRun)
-		_, lo, hi, pw := welch(y1, y2, opt.Confidence)
-		c.RatioLo, c.RatioHi = math.Min(c.RatioLo, math.Exp(lo)), math.Max(c.RatioHi, math.Exp(hi))
-		_, dlo, dhi, _ := welch(eb.PerRun, ec.PerRun, opt.Confidence)
-		c.DeltaLo, c.DeltaHi = math.Min(c.DeltaLo, dlo), math.Max(c.DeltaHi, dhi)
-		c.PValue = math.Max(c.PValue, pw)
-		c.Method = MethodUnion
+	// Run-level part: Welch intervals on per-run (log) quantiles and on the
+	// jackknife variances, centred on the pooled log ratio (see runLevelInterval).
+	if ratioOK && eb.Method == MethodUnion && ec.Method == MethodUnion {
+		c.runLevel(sb, sc, p, opt.Confidence)
 	}
 	c.Verdict = verdict(&c, ratioOK, opt)
 	return c
+}
+
+// runLevel widens the ratio and delta intervals to the run-level parts and
+// raises the p-value to theirs: a Welch interval on per-run log quantiles and
+// one with the delete-one-run jackknife variances of each arm, both centred on
+// the pooled log ratio.
+func (c *Comparison) runLevel(sb, sc *sample, p, conf float64) {
+	y1, y2 := logs(c.Baseline.PerRun), logs(c.Candidate.PerRun)
+	_, v1 := meanVar(y1)
+	_, v2 := meanVar(y2)
+	n1, n2 := float64(len(y1)), float64(len(y2))
+	parts := [][2]float64{{v1 / n1, v2 / n2}}
+	if j1, ok1 := sb.jackknifeVar(p); ok1 {
+		if j2, ok2 := sc.jackknifeVar(p); ok2 {
+			parts = append(parts, [2]float64{j1, j2})
+		}
+	}
+	d := math.Log(c.Ratio)
+	if !unionTwoStage {
+		c.RatioLo, c.RatioHi = c.Ratio, c.Ratio
+		c.PValue = 0
+	}
+	for _, s := range parts {
+		hw, pw := welchParts(d, s[0], s[1], n1, n2, conf)
+		c.RatioLo, c.RatioHi = math.Min(c.RatioLo, c.Ratio*math.Exp(-hw)), math.Max(c.RatioHi, c.Ratio*math.Exp(hw))
+		c.PValue = math.Max(c.PValue, pw)
+	}
+	_, dlo, dhi, _ := welch(c.Baseline.PerRun, c.Candidate.PerRun, conf)
+	c.DeltaLo, c.DeltaHi = math.Min(c.DeltaLo, dlo), math.Max(c.DeltaHi, dhi)
+	c.Method = MethodUnion
+}
+
+// welchParts returns the half-width of a Welch–Satterthwaite interval for a
+// difference d with squared standard errors s1 and s2 from n1 and n2 runs, and
+// the two-sided p-value of d = 0.
+func welchParts(d, s1, s2, n1, n2, conf float64) (hw, p float64) {
+	se := math.Sqrt(s1 + s2)
+	if se == 0 {
+		if d == 0 {
+			return 0, 1
+		}
+		return 0, 0
+	}
+	df := (s1 + s2) * (s1 + s2) / (s1*s1/(n1-1) + s2*s2/(n2-1))
+	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}
+	return t.Quantile(1-(1-conf)/2) * se, math.Min(1, 2*t.Survival(math.Abs(d)/se))
 }
 
 // pairReplicates sets the bootstrap p-value and the delta and ratio
@@ -211,11 +252,17 @@ func verdict(c *Comparison, ratioOK bool, opt Options) Verdict {
 	return VerdictInconclusive
 }
 
-// grade returns the grade and the reasons it is provisional.
-func grade(c Comparison) (Grade, []string) {
+// grade returns the grade and the reasons it is provisional. A better or worse
+// verdict is decision-grade only when its p-value is below (1-confidence)/2 as
+// well, so that null comparisons give decision-grade false verdicts at most
+// 2.5% of the time at 95%.
+func grade(c Comparison, opt Options) (Grade, []string) {
 	var reasons []string
 	if c.Verdict == VerdictInsufficient {
 		reasons = append(reasons, "insufficient data")
+	}
+	if a := (1 - opt.Confidence) / 2; (c.Verdict == VerdictBetter || c.Verdict == VerdictWorse) && c.PValue >= a {
+		reasons = append(reasons, fmt.Sprintf("p = %.3g is not below %.3g (direction not decision-grade)", c.PValue, a))
 	}
 	for _, arm := range []struct {
 		name string

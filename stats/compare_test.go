@@ -53,14 +53,16 @@ func TestCompareVerdicts(t *testing.T) {
 			VerdictBetter, GradeDecision, MethodUnion, []string{FlagMaterial}, nil},
 		{"same distribution p50", lnRuns(4, 5, 20000, 0), lnRuns(5, 5, 20000, 0), 0.5, 0, 0, false, 0,
 			VerdictEquivalent, GradeDecision, MethodUnion, nil, nil},
-		{"small real difference", lnRuns(6, 1, 400000, 0), scaled(lnRuns(7, 1, 400000, 0), 1.02), 0.5, 0, 0, false, 0,
+		{"small real difference", lnRuns(6, 1, 400000, 0), scaled(lnRuns(7, 1, 400000, 0), 1.02), 0.5, 0, 0, false, 1,
 			VerdictWorse, GradeProvisional, MethodIID, []string{FlagWithinMargin, "baseline:" + FlagSingleRun}, []string{"single run (baseline)", "single run (candidate)"}},
-		{"single vs few, inconclusive", lnRuns(8, 1, 300, 0), lnRuns(9, 2, 150, 0), 0.9, 0, 0, false, 0,
+		{"single vs few, inconclusive", lnRuns(8, 1, 300, 0), lnRuns(9, 2, 150, 0), 0.9, 0, 0, false, 1,
 			VerdictInconclusive, GradeProvisional, MethodTwoStage, []string{"candidate:" + FlagFewRuns},
 			[]string{"single run (baseline)", "low tail count (30 < 50 requests beyond p90, baseline)", "few runs (2 < 3, candidate)", "low tail count (30 < 50 requests beyond p90, candidate)"}},
 		{"insufficient tail", lnRuns(10, 1, 200, 0), lnRuns(11, 3, 2000, 0), 0.99, 0, 0, false, 0,
 			VerdictInsufficient, GradeProvisional, MethodNone, []string{"baseline:" + FlagInsufficientData},
 			[]string{"insufficient data", "single run (baseline)", "low tail count (2 < 50 requests beyond p99, baseline)"}},
+		{"single runs refused by default", lnRuns(6, 1, 4000, 0), scaled(lnRuns(7, 1, 4000, 0), 0.7), 0.5, 0, 0, false, 0,
+			VerdictInsufficient, GradeProvisional, MethodNone, []string{"baseline:" + FlagConditional}, []string{"insufficient data", "single run (baseline)", "single run (candidate)"}},
 		{"too few runs for MinRuns", lnRuns(12, 2, 2000, 0), lnRuns(13, 3, 2000, 0), 0.5, 0, 0, false, 3,
 			VerdictInsufficient, GradeProvisional, MethodNone, nil, []string{"insufficient data", "few runs (2 < 3, baseline)"}},
 		{"censored tail", base5, scaled(lnRuns(2, 5, 4000, 0), 0.7), 0.99, 0, 20, false, 0,
@@ -146,7 +148,9 @@ func TestCompareNonPositive(t *testing.T) {
 		base[0][i] = 1
 	}
 	cand := [][]float64{lognormal(r, 400, 1, 0.2)}
-	c := compareOne(base, cand, 0.5, 0, 0, DefaultOptions())
+	opt := DefaultOptions()
+	opt.MinRuns = 1
+	c := compareOne(base, cand, 0.5, 0, 0, opt)
 	if !slices.Contains(c.Flags, FlagNonPositive) || c.Ratio != 0 || c.RatioLo != 0 || c.RatioHi != 0 {
 		t.Errorf("flags %v ratio %v [%v, %v]; want NONPOSITIVE and zero ratios", c.Flags, c.Ratio, c.RatioLo, c.RatioHi)
 	}

@@ -211,7 +211,9 @@ func TestCoverageTwoSample(t *testing.T) {
 				r := newRand(uint64(50000 + 1000*ci + i))
 				a := lognormal(r, c.N, 0, 1)
 				b := lognormal(r, c.N, math.Log(c.Factor), 1)
-				cmp := compareOne([][]float64{a}, [][]float64{b}, c.P, 0, 0, simOptions(uint64(i)))
+				opt := simOptions(uint64(i))
+				opt.MinRuns = 1 // single-run comparisons, conditional on the runs
+				cmp := compareOne([][]float64{a}, [][]float64{b}, c.P, 0, 0, opt)
 				reject[i] = cmp.RatioHi < 1 || cmp.RatioLo > 1
 				cover[i] = cmp.RatioLo <= c.Factor && c.Factor <= cmp.RatioHi
 			})
@@ -280,10 +282,9 @@ func TestCoverageRuns(t *testing.T) {
 				e := estimateOne(X, c.P, 0, opt)
 				coverDefault[i] = e.Lo <= truth && truth <= e.Hi
 				qflag[i] = slices.Contains(e.Flags, FlagRunHeterogeneity)
+				// Since the run-level part needs only positive per-run quantiles
+				// (RunLevelMinTail 1), every cell here is a union.
 				wantMethod, unavailable := MethodUnion, false
-				if c.MinCovDefault > 0 {
-					wantMethod, unavailable = MethodTwoStage, true
-				}
 				flagsOK[i] = slices.Contains(e.Flags, FlagFewRuns) == (c.G < 5) && e.Method == wantMethod &&
 					slices.Contains(e.Flags, FlagRunLevelUnavailable) == unavailable
 				cover[i] = coverDefault[i]
@@ -365,8 +366,8 @@ func TestCoverageRuns(t *testing.T) {
 	}
 }
 
-// G = 1 is SINGLE_RUN, G = 2 is FEW_RUNS with a two-stage interval and a
-// computed Cochran's Q.
+// G = 1 is SINGLE_RUN, G = 2 is FEW_RUNS with a union interval (run-level
+// part with one degree of freedom) and a computed Cochran's Q.
 func TestRunCountFlags(t *testing.T) {
 	r := newRand(7)
 	e1 := estimateOne(genRuns(r, 1, 500, 0.15, 0), 0.5, 0, DefaultOptions())
@@ -374,7 +375,7 @@ func TestRunCountFlags(t *testing.T) {
 		t.Errorf("G=1: %s %v Q p %v; want iid, SINGLE_RUN, no Q", e1.Method, e1.Flags, e1.HeterogeneityP)
 	}
 	e2 := estimateOne([][]float64{lognormal(r, 500, 0, 1), lognormal(r, 500, 0.8, 1)}, 0.5, 0, DefaultOptions())
-	if !slices.Contains(e2.Flags, FlagFewRuns) || e2.Method != MethodTwoStage || !slices.Contains(e2.Flags, FlagRunHeterogeneity) || e2.HeterogeneityP >= 0.10 {
-		t.Errorf("G=2, strong run effect: %s %v Q p %v; want two_stage, FEW_RUNS, RUN_HETEROGENEITY", e2.Method, e2.Flags, e2.HeterogeneityP)
+	if !slices.Contains(e2.Flags, FlagFewRuns) || e2.Method != MethodUnion || !slices.Contains(e2.Flags, FlagRunHeterogeneity) || e2.HeterogeneityP >= 0.10 {
+		t.Errorf("G=2, strong run effect: %s %v Q p %v; want union, FEW_RUNS, RUN_HETEROGENEITY", e2.Method, e2.Flags, e2.HeterogeneityP)
 	}
 }

@@ -14,14 +14,17 @@
 //   - Quantiles are Hyndman–Fan type 7 (numpy's default "linear", R's default) computed
 //     with numpy's lerp, so values are bit-identical with numpy.
 //   - One run: percentile bootstrap with the exact O(1)-per-replicate order-statistic
-//     sampler (flag SINGLE_RUN); the distribution-free order-statistic interval is
-//     available as OrderStatInterval and as Options.SingleRunOrderStat.
-//   - Two runs: two-stage bootstrap (runs with replacement, then requests with
-//     replacement within each chosen run), flag FEW_RUNS, Cochran's Q heterogeneity test.
-//   - Three or more runs: the hull (union) of the two-stage interval and a run-level t
-//     interval on per-run log quantiles.
-//   - Comparisons pair bootstrap replicates of both arms, add a run-level Welch part when
-//     both arms have at least three runs, and report a verdict with a practical margin
+//     sampler (flags SINGLE_RUN and CONDITIONAL_ON_RUNS, Scope "conditional": it
+//     cannot see run-to-run variation); the distribution-free order-statistic interval
+//     is available as OrderStatInterval and as Options.SingleRunOrderStat.
+//   - Two or more runs: the hull (union) of the two-stage bootstrap interval (runs with
+//     replacement, then requests within each chosen run) and two run-level t intervals
+//     with G−1 degrees of freedom centred on the pooled value, one from the spread of
+//     per-run log quantiles and one from the delete-one-run jackknife (Scope "runs").
+//     Flag FEW_RUNS below five runs; Cochran's Q heterogeneity test. See
+//     METHOD-intervals.md for the measured coverage that chose this rule.
+//   - Comparisons pair bootstrap replicates of both arms, add run-level Welch parts when
+//     both arms have union intervals (two runs or more), and report a verdict with a practical margin
 //     and a grade (decision-grade or provisional) with reasons. Verdict and Grade are
 //     typed numbers; the caller names them.
 //

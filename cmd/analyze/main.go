@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Short:   "Merge run bundles and report B2-vs-B1 statistics",
 		Example: "  analyze report results/ --out report/",
 	}
-	root.AddCommand(newReportCmd(), newExportCmd())
+	root.AddCommand(newReportCmd(), newExportCmd(), newPlanCmd())
 	return cli.Execute(ctx, root, args, stdout, stderr)
 }
 

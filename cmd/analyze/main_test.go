@@ -29,6 +29,9 @@ func TestBadInput(t *testing.T) {
 		{"bad since", []string{"report", empty, "--out", t.TempDir(), "--since", "yesterday"}, cli.ExitUsage, "RFC 3339"},
 		{"unknown command", []string{"frobnicate"}, cli.ExitUsage, "unknown command"},
 		{"export no runs", []string{"export", empty, "--out", t.TempDir()}, cli.ExitFailure, "no run bundles found"},
+		{"plan no path", []string{"plan"}, cli.ExitUsage, "at least one PATH"},
+		{"plan bad detect", []string{"plan", empty, "--detect", "ten"}, cli.ExitUsage, "--detect"},
+		{"plan no runs", []string{"plan", empty}, cli.ExitFailure, "no run bundles found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
