@@ -96,6 +96,10 @@ func replayArm(t *testing.T, capture, dir, tier, kv string, common []string) (c 
 		"--gpu-blocks", "256", "--cpu-blocks", "512", "--ground-truth", gt)
 	id := "trace_" + tier
 	runCmd(t, 0, capture, append([]string{"run", "--base-url", "http://" + a.API, "--tier-mode", tier, "--run-id", id}, common...)...)
+	// A second run with other block text (another request seed): a
+	// verdict needs two runs per arm.
+	runCmd(t, 0, capture, append([]string{"run", "--base-url", "http://" + a.API, "--tier-mode", tier, "--run-id", id + "_r2",
+		"--request-seed", "2"}, common...)...)
 	stop()
 	truth := readTruth(t, gt)
 	runDir := filepath.Join(dir, "res", id)
