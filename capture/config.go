@@ -208,7 +208,7 @@ func (c *Config) checkRanges() error {
 	case c.MaxNumTokens < 0:
 		return fmt.Errorf("--max-num-tokens %d: must not be negative", c.MaxNumTokens)
 	case c.CopilotThink < 0:
-		return fmt.Errorf("--copilot-think-ms: must not be negative")
+		return fmt.Errorf("--copilot-think: must not be negative")
 	case c.DurableInterval < 0:
 		return fmt.Errorf("--durable-interval %s: must not be negative", c.DurableInterval)
 	case c.MaxConsecutiveFailures < 0:
