@@ -220,3 +220,23 @@ func TestCampaignValidateMany(t *testing.T) {
 		t.Errorf("one bad plan: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestResultsDirMessages: a results directory that cannot be used says
+// why, before anything is sent.
+func TestResultsDirMessages(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(blocker, []byte("x"), 0o644)
+	cases := []struct{ dir, want string }{
+		{blocker, blocker + " is a file, not a directory"},
+		{filepath.Join(blocker, "sub"), blocker + " is a file, not a directory"},
+	}
+	if _, err := os.Stat("/proc/self"); err == nil {
+		cases = append(cases, struct{ dir, want string }{"/proc", "takes no new files"})
+	}
+	for _, c := range cases {
+		code, _, errs := captureRun(t, "run", "--tier-mode", "B1", "--model", "m", "--base-url", "http://"+freeAddr(t), "--results-dir", c.dir)
+		if code != cli.ExitFailure || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("--results-dir %s: exit %d %q; want one line with %q", c.dir, code, errs, c.want)
+		}
+	}
+}
