@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
 	"kvbench/capture"
@@ -102,6 +104,9 @@ func Load(path string) (*Plan, error) {
 		return nil, fmt.Errorf("campaign plan: %w", err)
 	}
 	p, err := Parse(data)
+	if err == nil {
+		err = p.checkRunFlagNames(data)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("campaign plan %s: %w", path, err)
 	}
@@ -138,7 +143,7 @@ func Parse(data []byte) (*Plan, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty plan")
 		}
-		return nil, err
+		return nil, planError(err)
 	}
 	return &p, nil
 }
@@ -258,6 +263,47 @@ func (p *Plan) checkFlags() error {
 		}
 	}
 	return nil
+}
+
+// checkRunFlagNames refuses a run flag (in run:, an arm's or a
+// scenario's run:, or a sweep axis) that capture run does not have, with
+// its line and the nearest flag name.
+func (p *Plan) checkRunFlagNames(data []byte) error {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	var rf capture.RunFlags
+	rf.Register(fs)
+	names := []string{}
+	for _, m := range p.runMaps() {
+		names = append(names, slices.Sorted(maps.Keys(m))...)
+	}
+	for _, ax := range p.Sweep {
+		if ax.Flag != "" {
+			names = append(names, ax.Flag)
+		}
+	}
+	for _, n := range names {
+		if fs.Lookup(n) != nil {
+			continue
+		}
+		where := ""
+		if l := keyLine(data, n); l > 0 {
+			where = fmt.Sprintf("line %d: ", l)
+		}
+		return fmt.Errorf("%sunknown run flag %q (run keys are capture run's flag names)%s", where, n, suggest(n, runFlagNames()))
+	}
+	return nil
+}
+
+// runMaps lists every run: mapping of the plan.
+func (p *Plan) runMaps() []map[string]any {
+	out := []map[string]any{p.Run}
+	for _, a := range p.Arms {
+		out = append(out, a.Run)
+	}
+	for _, s := range p.Scenarios {
+		out = append(out, s.Run)
+	}
+	return out
 }
 
 // Dir is the campaign's directory.

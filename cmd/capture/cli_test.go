@@ -240,3 +240,29 @@ func TestResultsDirMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanErrorMessages: a plan error names the key and its line,
+// suggests the nearest valid key and never names a Go type.
+func TestPlanErrorMessages(t *testing.T) {
+	arm := "arms:\n  - name: B1\n    start: [\"{capture}\", \"sim\"]\n"
+	cases := []struct{ plan, want string }{
+		{"repetitons: 3\n" + arm, `line 1: unknown key "repetitons" in the plan; did you mean "repetitions"?`},
+		{arm + "    tier_mod: B1\n", `line 4: unknown key "tier_mod" in an arm; did you mean "tier_mode"?`},
+		{arm + "    ready: {timout_s: 3}\n", `line 4: unknown key "timout_s" in an arm's ready; did you mean "timeout_s"?`},
+		{arm + "run:\n  reqests: 4\n", `line 5: unknown run flag "reqests" (run keys are capture run's flag names); did you mean "requests"?`},
+		{arm + "sweep:\n  - flag: concurency\n    values: [1, 2]\n", `did you mean "concurrency"?`},
+		{"repetitions: many\n" + arm, `line 1: "many" is not valid here: want a whole number`},
+		{"arms: 3\n", `line 1: "3" is not valid here: want a list`},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), "p.yaml")
+		os.WriteFile(path, []byte(c.plan), 0o644)
+		code, _, errs := captureRun(t, "campaign", "validate", path)
+		if code != cli.ExitUsage || !strings.Contains(errs, c.want) {
+			t.Errorf("plan %q: exit %d %q; want %q", c.plan, code, errs, c.want)
+		}
+		if strings.Contains(errs, "campaign.") || strings.Contains(errs, "type ") {
+			t.Errorf("plan error names a Go type: %q", errs)
+		}
+	}
+}
