@@ -310,6 +310,10 @@ func judge(cfg *Config, plan *Plan, m *results.Manifest, st writerStats, sampler
 		m.Warnings = append(m.Warnings, "reuse_verify: pass --store-responses to check that repeated requests get identical answers")
 	}
 	m.NotSent = max(0, plan.Total()-st.requests)
+	m.Planned, m.Sent = plan.Total(), st.requests
+	if cfg.Duration > 0 && !m.Interrupted && lost == nil {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("--duration %s: %d of %d planned requests sent", cfg.Duration, st.requests, plan.Total()))
+	}
 	reasons, warn := validity(cfg, plan, st, m.Interrupted)
 	if lost != nil {
 		reasons = append([]string{fmt.Sprintf("%s; %d of %d planned requests not sent", lost, m.NotSent, plan.Total())}, reasons...)

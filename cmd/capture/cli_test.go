@@ -266,3 +266,24 @@ func TestPlanErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestDurationFlag: --duration is for the standard scenario, takes a Go
+// duration or seconds, and makes --requests 0 mean no cap.
+func TestDurationFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--scenario", "eviction_replay", "--duration", "10m"}, cli.ExitUsage, "only the standard scenario"},
+		{[]string{"--duration", "-5"}, cli.ExitUsage, "must not be negative"},
+		{[]string{"--duration", "ten"}, cli.ExitUsage, "not a duration"},
+		{[]string{"--requests", "0"}, cli.ExitUsage, "--requests 0"},
+		{[]string{"--duration", "90", "--requests", "3", "--dry-run", "--calibrate=false"}, cli.ExitOK, "for 1m30s (requests: the cap)"},
+	} {
+		code, out, errs := captureRun(t, append([]string{"run", "--tier-mode", "B1"}, c.args...)...)
+		if code != c.code || !strings.Contains(out+errs, c.want) {
+			t.Errorf("%v: exit %d %q; want %d and %q", c.args, code, errs, c.code, c.want)
+		}
+	}
+}
