@@ -72,9 +72,12 @@ type ArmSpec struct {
 	// Env is added to the environment of Start, Switch and Flush.
 	Env map[string]string `yaml:"env"`
 	// Flush runs before every run of the arm (cache flush).
-	Flush    []string  `yaml:"flush"`
-	Ready    ReadySpec `yaml:"ready"`
-	Cooldown float64   `yaml:"cooldown_s"`
+	Flush []string  `yaml:"flush"`
+	Ready ReadySpec `yaml:"ready"`
+	// CooldownAfter is the pause after the arm is ready: a Go duration or
+	// seconds ("30s", 30); cooldown_s is its old spelling, in seconds.
+	CooldownAfter string  `yaml:"cooldown"`
+	Cooldown      float64 `yaml:"cooldown_s"`
 	// Retries is how many times a run whose server was lost (capture's
 	// --max-consecutive-failures, --unreachable-after) is tried again
 	// after the arm's start or switch command has been run again; every
@@ -85,8 +88,11 @@ type ArmSpec struct {
 // ReadySpec says how to wait for a switched server.
 type ReadySpec struct {
 	// HealthURL defaults to <base-url>/health; "none" skips the check.
-	HealthURL string  `yaml:"health_url"`
-	TimeoutS  float64 `yaml:"timeout_s"`
+	HealthURL string `yaml:"health_url"`
+	// Timeout is a Go duration or seconds ("10m", 600); timeout_s is its
+	// old spelling, in seconds.
+	Timeout  string  `yaml:"timeout"`
+	TimeoutS float64 `yaml:"timeout_s"`
 	// Smoke sends one short completion before the arm's first run
 	// (default true).
 	Smoke *bool `yaml:"smoke"`
@@ -201,9 +207,31 @@ func (p *Plan) checkArms() error {
 		if len(a.Start) > 0 && len(a.Switch) > 0 {
 			return fmt.Errorf("arm %s: give start (a server the campaign runs) or switch (a one-shot command), not both", a.Name)
 		}
-		if a.Cooldown < 0 || a.Ready.TimeoutS < 0 || a.Retries < 0 {
-			return fmt.Errorf("arm %s: cooldown_s, ready.timeout_s and retries must not be negative", a.Name)
+		if err := a.durations(); err != nil {
+			return err
 		}
+		if a.Cooldown < 0 || a.Ready.TimeoutS < 0 || a.Retries < 0 {
+			return fmt.Errorf("arm %s: cooldown, ready.timeout and retries must not be negative", a.Name)
+		}
+	}
+	return nil
+}
+
+// durations reads cooldown and ready.timeout (Go durations or seconds)
+// into their seconds fields.
+func (a *ArmSpec) durations() error {
+	for _, d := range []struct {
+		key, val string
+		to       *float64
+	}{{"cooldown", a.CooldownAfter, &a.Cooldown}, {"ready.timeout", a.Ready.Timeout, &a.Ready.TimeoutS}} {
+		if d.val == "" {
+			continue
+		}
+		v, err := capture.ParseDuration(d.val)
+		if err != nil {
+			return fmt.Errorf("arm %s: %s: %v", a.Name, d.key, err)
+		}
+		*d.to = v.Seconds()
 	}
 	return nil
 }

@@ -253,6 +253,7 @@ func TestPlanErrorMessages(t *testing.T) {
 		{arm + "sweep:\n  - flag: concurency\n    values: [1, 2]\n", `did you mean "concurrency"?`},
 		{"repetitions: many\n" + arm, `line 1: "many" is not valid here: want a whole number`},
 		{"arms: 3\n", `line 1: "3" is not valid here: want a list`},
+		{arm + "    cooldown: soon\n", `arm B1: cooldown: "soon" is not a duration`},
 	}
 	for _, c := range cases {
 		path := filepath.Join(t.TempDir(), "p.yaml")
