@@ -34,7 +34,7 @@ func (f Flags) Config() (*capture.Config, error) {
 		}
 		fl := fs.Lookup(name)
 		if fl == nil {
-			return nil, fmt.Errorf("unknown run flag %q (use the names of capture run's flags)", name)
+			return nil, fmt.Errorf("unknown run flag %q (use the names of capture run's flags)%s", name, suggest(name, runFlagNames()))
 		}
 		_, list := fl.Value.(pflag.SliceValue)
 		vals := f[name]

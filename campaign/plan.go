@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
 	"kvbench/capture"
@@ -70,9 +72,12 @@ type ArmSpec struct {
 	// Env is added to the environment of Start, Switch and Flush.
 	Env map[string]string `yaml:"env"`
 	// Flush runs before every run of the arm (cache flush).
-	Flush    []string  `yaml:"flush"`
-	Ready    ReadySpec `yaml:"ready"`
-	Cooldown float64   `yaml:"cooldown_s"`
+	Flush []string  `yaml:"flush"`
+	Ready ReadySpec `yaml:"ready"`
+	// CooldownAfter is the pause after the arm is ready: a Go duration or
+	// seconds ("30s", 30); cooldown_s is its old spelling, in seconds.
+	CooldownAfter string  `yaml:"cooldown"`
+	Cooldown      float64 `yaml:"cooldown_s"`
 	// Retries is how many times a run whose server was lost (capture's
 	// --max-consecutive-failures, --unreachable-after) is tried again
 	// after the arm's start or switch command has been run again; every
@@ -83,8 +88,11 @@ type ArmSpec struct {
 // ReadySpec says how to wait for a switched server.
 type ReadySpec struct {
 	// HealthURL defaults to <base-url>/health; "none" skips the check.
-	HealthURL string  `yaml:"health_url"`
-	TimeoutS  float64 `yaml:"timeout_s"`
+	HealthURL string `yaml:"health_url"`
+	// Timeout is a Go duration or seconds ("10m", 600); timeout_s is its
+	// old spelling, in seconds.
+	Timeout  string  `yaml:"timeout"`
+	TimeoutS float64 `yaml:"timeout_s"`
 	// Smoke sends one short completion before the arm's first run
 	// (default true).
 	Smoke *bool `yaml:"smoke"`
@@ -102,6 +110,9 @@ func Load(path string) (*Plan, error) {
 		return nil, fmt.Errorf("campaign plan: %w", err)
 	}
 	p, err := Parse(data)
+	if err == nil {
+		err = p.checkRunFlagNames(data)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("campaign plan %s: %w", path, err)
 	}
@@ -138,7 +149,7 @@ func Parse(data []byte) (*Plan, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty plan")
 		}
-		return nil, err
+		return nil, planError(err)
 	}
 	return &p, nil
 }
@@ -196,9 +207,31 @@ func (p *Plan) checkArms() error {
 		if len(a.Start) > 0 && len(a.Switch) > 0 {
 			return fmt.Errorf("arm %s: give start (a server the campaign runs) or switch (a one-shot command), not both", a.Name)
 		}
-		if a.Cooldown < 0 || a.Ready.TimeoutS < 0 || a.Retries < 0 {
-			return fmt.Errorf("arm %s: cooldown_s, ready.timeout_s and retries must not be negative", a.Name)
+		if err := a.durations(); err != nil {
+			return err
 		}
+		if a.Cooldown < 0 || a.Ready.TimeoutS < 0 || a.Retries < 0 {
+			return fmt.Errorf("arm %s: cooldown, ready.timeout and retries must not be negative", a.Name)
+		}
+	}
+	return nil
+}
+
+// durations reads cooldown and ready.timeout (Go durations or seconds)
+// into their seconds fields.
+func (a *ArmSpec) durations() error {
+	for _, d := range []struct {
+		key, val string
+		to       *float64
+	}{{"cooldown", a.CooldownAfter, &a.Cooldown}, {"ready.timeout", a.Ready.Timeout, &a.Ready.TimeoutS}} {
+		if d.val == "" {
+			continue
+		}
+		v, err := capture.ParseDuration(d.val)
+		if err != nil {
+			return fmt.Errorf("arm %s: %s: %v", a.Name, d.key, err)
+		}
+		*d.to = v.Seconds()
 	}
 	return nil
 }
@@ -258,6 +291,47 @@ func (p *Plan) checkFlags() error {
 		}
 	}
 	return nil
+}
+
+// checkRunFlagNames refuses a run flag (in run:, an arm's or a
+// scenario's run:, or a sweep axis) that capture run does not have, with
+// its line and the nearest flag name.
+func (p *Plan) checkRunFlagNames(data []byte) error {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	var rf capture.RunFlags
+	rf.Register(fs)
+	names := []string{}
+	for _, m := range p.runMaps() {
+		names = append(names, slices.Sorted(maps.Keys(m))...)
+	}
+	for _, ax := range p.Sweep {
+		if ax.Flag != "" {
+			names = append(names, ax.Flag)
+		}
+	}
+	for _, n := range names {
+		if fs.Lookup(n) != nil {
+			continue
+		}
+		where := ""
+		if l := keyLine(data, n); l > 0 {
+			where = fmt.Sprintf("line %d: ", l)
+		}
+		return fmt.Errorf("%sunknown run flag %q (run keys are capture run's flag names)%s", where, n, suggest(n, runFlagNames()))
+	}
+	return nil
+}
+
+// runMaps lists every run: mapping of the plan.
+func (p *Plan) runMaps() []map[string]any {
+	out := []map[string]any{p.Run}
+	for _, a := range p.Arms {
+		out = append(out, a.Run)
+	}
+	for _, s := range p.Scenarios {
+		out = append(out, s.Run)
+	}
+	return out
 }
 
 // Dir is the campaign's directory.

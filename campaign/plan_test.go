@@ -222,3 +222,27 @@ arms:
 		t.Errorf("warnings %q; want one, for arm B1", w)
 	}
 }
+
+// TestArmDurations: cooldown and ready.timeout take Go durations or
+// seconds; the old cooldown_s and timeout_s keys keep working.
+func TestArmDurations(t *testing.T) {
+	for _, c := range []struct {
+		arm               string
+		cooldown, timeout float64
+	}{
+		{"cooldown: 1m30s\n    ready: {timeout: 10m}", 90, 600},
+		{"cooldown: 5\n    ready: {timeout: 2.5}", 5, 2.5},
+		{"cooldown_s: 7\n    ready: {timeout_s: 60}", 7, 60},
+	} {
+		p := loadTestPlan(t, "arms:\n  - name: B1\n    "+c.arm+"\n")
+		if a := p.Arms[0]; a.Cooldown != c.cooldown || a.Ready.TimeoutS != c.timeout {
+			t.Errorf("%q: cooldown %g timeout %g", c.arm, a.Cooldown, a.Ready.TimeoutS)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	os.WriteFile(path, []byte("arms:\n  - name: B1\n    cooldown: soon\n"), 0o644)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "arm B1: cooldown:") {
+		t.Errorf("bad cooldown: %v", err)
+	}
+}

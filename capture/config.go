@@ -28,6 +28,12 @@ var Scenarios = []string{ScenarioStandard, ScenarioEvictionReplay, ScenarioReuse
 // not given; campaigns rotate seeds from it too.
 const DefaultRequestSeed uint64 = 1337
 
+// DurationCap is how many requests a --duration run with --requests 0
+// plans at most in closed loop: every planned prompt is built before the
+// run, so "unlimited" has this bound (open loop plans 1.5 times the
+// arrivals the duration holds, plus 64).
+const DurationCap = 50000
+
 // DefaultGrace is how long in-flight requests may finish after an
 // interrupt when Config.Grace is not set.
 const DefaultGrace = 5 * time.Second
@@ -46,7 +52,11 @@ type Config struct {
 	PromptSet string
 	LongRange Range
 
-	Requests    int
+	Requests int
+	// Duration ends the measure phase of the standard scenario after this
+	// long (no request starts after it; those in flight finish); Requests
+	// is then the cap, and 0 means DurationCap.
+	Duration    time.Duration
 	Warmup      int
 	Concurrency int
 	MaxTokens   int
@@ -176,7 +186,10 @@ type positive struct {
 // counts lists the counts that must be at least 1, by flag name; scenario
 // flags only matter for their scenario.
 func (c *Config) counts() []positive {
-	out := []positive{{"--requests", c.Requests}, {"--concurrency", c.Concurrency}, {"--max-tokens", c.MaxTokens}}
+	out := []positive{{"--concurrency", c.Concurrency}, {"--max-tokens", c.MaxTokens}}
+	if c.Duration == 0 || c.Requests != 0 {
+		out = append(out, positive{"--requests", c.Requests})
+	}
 	switch c.Scenario {
 	case ScenarioEvictionReplay:
 		out = append(out, positive{"--eviction-a-requests", c.EvictionARequests}, positive{"--eviction-b-requests", c.EvictionBRequests},
@@ -214,8 +227,14 @@ func (c *Config) checkRanges() error {
 		return fmt.Errorf("--burstiness %g: want a positive gamma shape (1 = Poisson)", c.Burstiness)
 	case c.MaxNumTokens < 0:
 		return fmt.Errorf("--max-num-tokens %d: must not be negative", c.MaxNumTokens)
+	case c.Duration < 0:
+		return fmt.Errorf("--duration %s: must not be negative", c.Duration)
+	case c.Duration > 0 && c.Scenario != ScenarioStandard:
+		return fmt.Errorf("--duration: only the %s scenario runs for a duration (%s runs its planned phases)", ScenarioStandard, c.Scenario)
+	case c.Duration > 0 && c.Requests < 0:
+		return fmt.Errorf("--requests %d: with --duration, the cap on requests (0: no cap but %d)", c.Requests, DurationCap)
 	case c.CopilotThink < 0:
-		return fmt.Errorf("--copilot-think-ms: must not be negative")
+		return fmt.Errorf("--copilot-think: must not be negative")
 	case c.DurableInterval < 0:
 		return fmt.Errorf("--durable-interval %s: must not be negative", c.DurableInterval)
 	case c.MaxConsecutiveFailures < 0:
@@ -226,6 +245,19 @@ func (c *Config) checkRanges() error {
 		return fmt.Errorf("--run-id %q: must be a plain directory name", c.RunID)
 	}
 	return nil
+}
+
+// measureRequests is how many requests the standard scenario's measure
+// phase plans: --requests, or with --duration and --requests 0 a bound
+// the duration cannot reach (DurationCap in closed loop).
+func (c *Config) measureRequests() int {
+	if c.Duration <= 0 || c.Requests > 0 {
+		return c.Requests
+	}
+	if c.RequestRate > 0 {
+		return int(math.Ceil(1.5*c.RequestRate*c.Duration.Seconds())) + 64
+	}
+	return DurationCap
 }
 
 // maxConcurrency is the most requests any phase has in flight; it sizes

@@ -25,10 +25,10 @@ import (
 
 // Check is one line of `capture health`.
 type Check struct {
-	Name     string
-	Status   string // ok, FAIL, warn, skip
-	Detail   string
-	Required bool
+	Name     string `json:"name"`
+	Status   string `json:"status"` // ok, FAIL, warn, skip
+	Detail   string `json:"detail"`
+	Required bool   `json:"required"`
 }
 
 // Check statuses.
@@ -41,12 +41,15 @@ const (
 
 // HealthOptions says what `capture health` checks.
 type HealthOptions struct {
-	BaseURL          string
-	Model            string
-	APIKey           string
-	KVBMURL          string
-	SystemURL        string
-	FrontendURL      string
+	BaseURL     string
+	Model       string
+	APIKey      string
+	KVBMURL     string
+	SystemURL   string
+	FrontendURL string
+	// ExtraURLs are more endpoints as NAME=URL (--metrics-url); each is
+	// checked like the system endpoint, not required.
+	ExtraURLs        []string
 	CacheDir         string
 	AllowMissingKVBM bool
 	Timeout          time.Duration
@@ -70,6 +73,10 @@ func Health(ctx context.Context, o HealthOptions) []Check {
 		kvbm      bool
 	}{{"kvbm metrics", o.KVBMURL, true}, {"system metrics", o.SystemURL, false}, {"frontend metrics", o.FrontendURL, false}} {
 		out = append(out, metricsCheck(ctx, o, ep.name, ep.url, ep.kvbm))
+	}
+	for _, nu := range o.ExtraURLs {
+		name, url, _ := strings.Cut(nu, "=")
+		out = append(out, metricsCheck(ctx, o, name+" metrics", url, false))
 	}
 	if o.CacheDir == "" {
 		return append(out, Check{Name: "cache dir writable", Status: CheckSkip, Detail: "no --kvbm-cache-dir given"},

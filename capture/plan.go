@@ -53,7 +53,10 @@ type PhasePlan struct {
 	Think       time.Duration
 	// TraceSpeedup > 0: open loop at the trace's timestamps divided by it.
 	TraceSpeedup float64
-	Requests     []PlannedRequest
+	// Until ends the phase (--duration): no request starts after it; the
+	// requests not started are not sent. 0: the phase sends them all.
+	Until    time.Duration
+	Requests []PlannedRequest
 }
 
 // PlannedRequest is one request of the deterministic schedule.
@@ -139,11 +142,12 @@ func (p *Plan) addPhases(c *Config, g *promptGen) error {
 	}
 	switch c.Scenario {
 	case ScenarioStandard:
-		mp, err := g.set(c.PromptSet, "", c.Requests, c.RequestSeed)
+		mp, err := g.set(c.PromptSet, "", c.measureRequests(), c.RequestSeed)
 		if err != nil {
 			return err
 		}
 		p.closed(c, results.PhaseMeasure, c.Concurrency, mp)
+		p.Phases[len(p.Phases)-1].Until = c.Duration
 	case ScenarioEvictionReplay:
 		return p.evictAndReplay(c, g, c.EvictionARequests, c.EvictionBRequests, []phaseStep{
 			{results.PhasePopulate, c.EvictionAConcurrency, setA},
@@ -370,6 +374,9 @@ func (p *Plan) printPhases(w io.Writer) {
 			load = fmt.Sprintf("open loop %.3g req/s, burstiness %.3g", ph.Rate, ph.Burstiness)
 		case ph.Think > 0:
 			load = fmt.Sprintf("bursts, think %s", ph.Think)
+		}
+		if ph.Until > 0 {
+			load += fmt.Sprintf(", for %s (requests: the cap)", ph.Until)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d-%d\n", ph.Name, len(ph.Requests), ph.Concurrency, load, first, lo, hi)
 	}

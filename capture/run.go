@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"kvbench/capture/telemetry"
@@ -311,6 +312,10 @@ func judge(cfg *Config, plan *Plan, m *results.Manifest, st writerStats, sampler
 		m.Warnings = append(m.Warnings, "reuse_verify: pass --store-responses to check that repeated requests get identical answers")
 	}
 	m.NotSent = max(0, plan.Total()-st.requests)
+	m.Planned, m.Sent = plan.Total(), st.requests
+	if cfg.Duration > 0 && !m.Interrupted && lost == nil {
+		m.Warnings = append(m.Warnings, fmt.Sprintf("--duration %s: %d of %d planned requests sent", cfg.Duration, st.requests, plan.Total()))
+	}
 	reasons, warn := validity(cfg, plan, st, m.Interrupted)
 	if lost != nil {
 		reasons = append([]string{fmt.Sprintf("%s; %d of %d planned requests not sent", lost, m.NotSent, plan.Total())}, reasons...)
@@ -400,11 +405,11 @@ func resolveModel(ctx context.Context, c *Client, cfg *Config) (string, error) {
 // that it takes a new file, before anything is sent.
 func checkResultsDir(resultsDir string) error {
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
-		return fmt.Errorf("results directory %s: %w", resultsDir, unwrapPath(err))
+		return dirError(resultsDir, err)
 	}
 	f, err := os.CreateTemp(resultsDir, ".write-probe-*")
 	if err != nil {
-		return fmt.Errorf("results directory %s is not writable: %w", resultsDir, unwrapPath(err))
+		return dirError(resultsDir, err)
 	}
 	f.Close()
 	os.Remove(f.Name())
@@ -425,12 +430,64 @@ func createRunDir(cfg *Config) (runID, dir string, err error) {
 		case err == nil:
 			return runID, dir, nil
 		case !errors.Is(err, os.ErrExist):
-			return "", "", fmt.Errorf("results directory %s: %w", cfg.ResultsDir, unwrapPath(err))
+			return "", "", dirError(cfg.ResultsDir, err)
 		case cfg.RunID != "":
 			return "", "", fmt.Errorf("run directory %s already exists; choose another --run-id", dir)
 		}
 	}
 	return "", "", fmt.Errorf("run directory %s already exists", dir)
+}
+
+// dirError says why the results directory cannot be created or take a
+// file, in words the user can act on: a file in the way, a read-only file
+// system, no permission, a file system that takes no files (/proc), a
+// full disk.
+func dirError(dir string, err error) error {
+	const other = "; choose another --results-dir"
+	switch {
+	case errors.Is(err, syscall.ENOTDIR) || errors.Is(err, os.ErrExist):
+		if p := fileInTheWay(dir); p != "" {
+			return fmt.Errorf("results directory %s: %s is a file, not a directory%s", dir, p, other)
+		}
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("results directory %s is on a read-only file system%s", dir, other)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("results directory %s: permission denied: this user cannot create files in %s%s", dir, nearestDir(dir), other)
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("results directory %s: the disk is full", dir)
+	case errors.Is(err, os.ErrNotExist):
+		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
+			return fmt.Errorf("results directory %s exists but takes no new files (a virtual file system such as /proc or /sys?)%s", dir, other)
+		}
+	}
+	return fmt.Errorf("results directory %s: %w", dir, unwrapPath(err))
+}
+
+// fileInTheWay returns dir or the first of its parents that exists and is
+// not a directory ("" when none).
+func fileInTheWay(dir string) string {
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		if fi, err := os.Stat(p); err == nil {
+			if fi.IsDir() {
+				return ""
+			}
+			return p
+		}
+		if filepath.Dir(p) == p {
+			return ""
+		}
+	}
+}
+
+// nearestDir returns dir or its nearest parent that exists.
+func nearestDir(dir string) string {
+	p := filepath.Clean(dir)
+	for {
+		if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
+			return p
+		}
+		p = filepath.Dir(p)
+	}
 }
 
 // unwrapPath drops the operation and path a *os.PathError adds.

@@ -21,6 +21,7 @@ type runner struct {
 	plan    *Plan
 	client  *Client
 	ctx     context.Context // the run: once done, nothing new is sent
+	loopCtx context.Context // the phase: ctx, or ctx ending at the phase's --duration
 	sendCtx context.Context // in-flight requests: outlives ctx by the grace period
 	stops   *stops
 	recs    chan<- results.Request
@@ -43,6 +44,13 @@ func (r *runner) runPhase(ph PhasePlan, out results.Phase) results.Phase {
 		s.Mark(ph.Name, telemetry.PointStart)
 	}
 	r.prog.StartPhase(ph.Name, len(ph.Requests))
+	r.loopCtx = r.ctx
+	if ph.Until > 0 {
+		// --duration: no request starts after it; those in flight finish.
+		var cancel context.CancelFunc
+		r.loopCtx, cancel = context.WithTimeout(r.ctx, ph.Until)
+		defer cancel()
+	}
 	switch {
 	case ph.Rate > 0:
 		r.openLoop(ph)
@@ -74,12 +82,12 @@ func (r *runner) closedLoop(reqs []PlannedRequest, ph PhasePlan) {
 		}()
 	}
 	for _, pr := range reqs {
-		if r.ctx.Err() != nil {
+		if r.loopCtx.Err() != nil {
 			break
 		}
 		select {
 		case next <- pr:
-		case <-r.ctx.Done():
+		case <-r.loopCtx.Done():
 		}
 	}
 	close(next)
@@ -94,7 +102,7 @@ func (r *runner) bursts(ph PhasePlan) {
 		for j < len(ph.Requests) && ph.Requests[j].BurstIndex == ph.Requests[i].BurstIndex {
 			j++
 		}
-		if i > 0 && !sleepCtx(r.ctx, ph.Think) {
+		if i > 0 && !sleepCtx(r.loopCtx, ph.Think) {
 			return
 		}
 		r.closedLoop(ph.Requests[i:j], ph)
@@ -111,14 +119,14 @@ func (r *runner) openLoop(ph PhasePlan) {
 	var wg sync.WaitGroup
 	for _, pr := range ph.Requests {
 		due := start.Add(pr.Offset)
-		if !sleepCtx(r.ctx, time.Until(due)) {
+		if !sleepCtx(r.loopCtx, time.Until(due)) {
 			break
 		}
 		select {
 		case slots <- struct{}{}:
-		case <-r.ctx.Done():
+		case <-r.loopCtx.Done():
 		}
-		if r.ctx.Err() != nil {
+		if r.loopCtx.Err() != nil {
 			break
 		}
 		wg.Add(1)

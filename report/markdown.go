@@ -63,6 +63,7 @@ func verdictSection(b *bytes.Buffer, s *analysis.Summary) {
 		}
 	}
 	otherPhasesLine(b, s)
+	unstreamedLine(b, s)
 	throughputLine(b, s)
 	tierEvidenceLines(b, s)
 	b.WriteString(driftLine(s))
@@ -107,6 +108,24 @@ func otherPhasesLine(b *bytes.Buffer, s *analysis.Summary) {
 		penalty = "**" + esc(s.Method.Candidate) + " pays a penalty in " + strings.Join(worse, ", ") + "**"
 	}
 	fmt.Fprintf(b, "- Other phases, p50 TTFT: %s: %s.\n", strings.Join(parts, ", "), penalty)
+}
+
+// unstreamedLine says what TTFT means when any run was captured with
+// --stream=false: the first byte of the whole response, not the first
+// token.
+func unstreamedLine(b *bytes.Buffer, s *analysis.Summary) {
+	off := false
+	for _, st := range s.Header.Shared {
+		off = off || (st.Key == "stream" && st.Value == "false")
+	}
+	for _, d := range s.ConfigDiffs {
+		for _, av := range d.Values {
+			off = off || (d.Key == "stream" && slices.Contains(av.Values, "false"))
+		}
+	}
+	if off {
+		b.WriteString("- **TTFT of runs captured with `--stream=false` is the first byte of the whole response** (the full completion), not the first token.\n")
+	}
 }
 
 // throughputLine gives the request throughput of the verdict phases next

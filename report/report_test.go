@@ -176,6 +176,25 @@ func TestFirstScreen(t *testing.T) {
 	}
 }
 
+// TestUnstreamedTTFT: a run captured with --stream=false makes the
+// verdict say that its TTFT is the first byte of the whole response.
+func TestUnstreamedTTFT(t *testing.T) {
+	s := fixture()
+	const want = "TTFT of runs captured with `--stream=false` is the first byte"
+	if md := string(markdown(t, s)); strings.Contains(md, want) {
+		t.Errorf("streamed runs: report says %q", want)
+	}
+	s.Header.Shared = []analysis.Setting{{Key: "stream", Value: "false"}}
+	if md := string(markdown(t, s)); !strings.Contains(md, want) {
+		t.Errorf("report lacks %q", want)
+	}
+	s.Header.Shared = nil
+	s.ConfigDiffs = []analysis.ConfigDiff{{Key: "stream", Values: []analysis.ArmValues{{Arm: "B1", Values: []string{"false", "true"}}}}}
+	if md := string(markdown(t, s)); !strings.Contains(md, want) {
+		t.Errorf("mixed runs: report lacks %q", want)
+	}
+}
+
 // TestTicks: axes get several labels, within a decade on a log axis too.
 func TestTicks(t *testing.T) {
 	labels := func(ts []plot.Tick) (n int) {

@@ -48,6 +48,11 @@ type Manifest struct {
 	// NotSent counts the planned requests that were never sent because the
 	// run stopped early (interrupt, server unreachable); 0 when all were.
 	NotSent int `json:"not_sent,omitempty"`
+	// Planned and Sent count the run's planned requests and those sent
+	// (preflight rejections included); a --duration run plans a cap and
+	// sends what its duration allows. 0 in bundles written before them.
+	Planned int `json:"planned,omitempty"`
+	Sent    int `json:"sent,omitempty"`
 	// Recovered is set by `capture recover` on a bundle rebuilt from the
 	// durable rows and the journal of a crashed run.
 	Recovered bool `json:"recovered,omitempty"`

@@ -31,6 +31,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Use:     "analyze",
 		Short:   "Merge run bundles and report B2-vs-B1 statistics",
 		Example: "  analyze report results/ --out report/",
+		Version: cli.Version(results.Version),
 	}
 	root.AddCommand(newReportCmd(), newExportCmd(), newPlanCmd())
 	return cli.Execute(ctx, root, args, stdout, stderr)

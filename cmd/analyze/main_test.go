@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"kvbench/internal/cli"
+	"kvbench/results"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +49,13 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("stderr %q; want a last line 'analyze: ...%s...'", errb.String(), c.want)
 			}
 		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"--version"}, &out, &errb)
+	if code != cli.ExitOK || !strings.HasPrefix(out.String(), "analyze version "+results.Version) {
+		t.Errorf("--version: exit %d, %q", code, out.String())
 	}
 }

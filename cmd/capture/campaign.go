@@ -25,7 +25,8 @@ server was lost, up to N times.`,
 		Example: `  capture campaign examples/sim-demo.yaml
   capture campaign examples/phase60.yaml --dry-run
   capture campaign validate examples/mode-compare.yaml`,
-		Args: onePlan("campaign"),
+		Args:              onePlan("campaign"),
+		ValidArgsFunction: planFiles,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, runs, err := loadSchedule(args[0])
 			if err != nil {
@@ -42,23 +43,40 @@ server was lost, up to N times.`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the full schedule (with resume status) and exit")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no live progress display")
 	cmd.AddCommand(&cobra.Command{
-		Use:     "validate PLAN",
-		Short:   "Check a campaign plan without touching the network",
-		Example: "  capture campaign validate examples/phase60.yaml",
-		Args:    onePlan("validate"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, runs, err := loadSchedule(args[0])
-			if err != nil {
-				return err
-			}
-			for _, w := range plan.Warnings(runs) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "plan %s is valid: campaign %s, %d arms, %d runs\n", args[0], plan.Campaign, len(plan.Arms), len(runs))
-			return nil
-		},
+		Use:               "validate PLAN...",
+		Short:             "Check campaign plans without touching the network",
+		Example:           "  capture campaign validate examples/*.yaml",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: planFiles,
+		RunE:              validatePlans,
 	})
 	return cmd
+}
+
+// validatePlans checks every plan given and reports each: "valid" on
+// stdout, or the error on stderr; the exit code is a usage error when any
+// plan is not valid.
+func validatePlans(cmd *cobra.Command, args []string) error {
+	bad := 0
+	for _, path := range args {
+		plan, runs, err := campaign.LoadSchedule(path)
+		if err != nil {
+			bad++
+			fmt.Fprintf(cmd.ErrOrStderr(), "capture: %v\n", err)
+			continue
+		}
+		for _, w := range plan.Warnings(runs) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %s\n", path, w)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "plan %s is valid: campaign %s, %d arms, %d runs\n", path, plan.Campaign, len(plan.Arms), len(runs))
+	}
+	switch {
+	case bad == 0:
+		return nil
+	case len(args) == 1:
+		return cli.Exit(cli.ExitUsage, nil)
+	}
+	return cli.Exit(cli.ExitUsage, fmt.Errorf("%d of %d plans are not valid", bad, len(args)))
 }
 
 // onePlan accepts exactly one PLAN argument.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"kvbench/internal/cli"
+	"kvbench/results"
 )
 
 func main() { cli.Main(run) }
@@ -22,8 +23,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:   "capture",
 		Short: "Run KV-offload benchmark scenarios and write run bundles",
-		Example: `  capture sim --listen 127.0.0.1:0 &
+		Example: `  capture sim --kv-mode cpu_disk &   # the simulator on its default address, 127.0.0.1:8000
   capture run --base-url http://127.0.0.1:8000 --tier-mode B2 --scenario standard --requests 64`,
+		Version: cli.Version(results.Version),
 	}
 	root.AddCommand(newRunCmd(), newSimCmd(), newTraceCmd(), newCampaignCmd(), newSmokeCmd(), newHealthCmd(), newInventoryCmd(), newRecoverCmd())
 	return cli.Execute(ctx, root, args, stdout, stderr)

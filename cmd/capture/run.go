@@ -14,6 +14,7 @@ import (
 
 func newRunCmd() *cobra.Command {
 	f := &capture.RunFlags{}
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run one scenario and write a run bundle",
@@ -42,16 +43,18 @@ func newRunCmd() *cobra.Command {
 				}
 				defer stop()
 			}
-			return runOnce(cmd, cfg, f.NoProgress)
+			return runOnce(cmd, cfg, f.NoProgress, asJSON)
 		},
 	}
 	f.Register(cmd.Flags())
+	completeRunFlags(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run's summary as one JSON object on stdout")
 	return cmd
 }
 
 // runOnce runs cfg and reports the bundle; the exit code says whether the
 // run is valid. A second interrupt cuts the requests in flight.
-func runOnce(cmd *cobra.Command, cfg *capture.Config, noProgress bool) error {
+func runOnce(cmd *cobra.Command, cfg *capture.Config, noProgress, asJSON bool) error {
 	ctx, release := abortOnSecondSignal(cmd.Context())
 	defer release()
 	prog := newProgress(cmd.ErrOrStderr(), noProgress)
@@ -59,6 +62,9 @@ func runOnce(cmd *cobra.Command, cfg *capture.Config, noProgress bool) error {
 	prog.Close()
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		return runJSON(cmd, out)
 	}
 	if out.Preflight != "" {
 		return cli.Exit(cli.ExitInvalid, fmt.Errorf("%s; bundle %s records it", out.Preflight, out.Dir))
@@ -78,6 +84,45 @@ func runOnce(cmd *cobra.Command, cfg *capture.Config, noProgress bool) error {
 		return cli.Exit(cli.ExitInvalid, nil)
 	}
 	fmt.Fprintln(w, "valid: yes")
+	return nil
+}
+
+// runSummary is `capture run --json`: the bundle, its verdict, what was
+// planned and sent, and each phase at a glance.
+type runSummary struct {
+	RunDir         string                 `json:"run_dir"`
+	RunID          string                 `json:"run_id"`
+	Valid          bool                   `json:"valid"`
+	Interrupted    bool                   `json:"interrupted"`
+	InvalidReasons []string               `json:"invalid_reasons"`
+	Preflight      string                 `json:"preflight,omitempty"`
+	NotSent        int                    `json:"not_sent"`
+	Phases         []capture.PhaseSummary `json:"phases"`
+}
+
+// runJSON prints the outcome as one JSON object; the exit code is the
+// one the text summary gives.
+func runJSON(cmd *cobra.Command, out *capture.Outcome) error {
+	m := out.Manifest
+	s := runSummary{RunDir: out.Dir, Interrupted: out.Interrupted, Preflight: out.Preflight, Phases: []capture.PhaseSummary{}}
+	if m != nil {
+		s.RunID, s.Valid, s.InvalidReasons, s.NotSent = m.RunID, m.Valid, m.InvalidReasons, m.NotSent
+	}
+	if s.InvalidReasons == nil {
+		s.InvalidReasons = []string{}
+	}
+	if ph, err := capture.Summarize(out.Dir); err == nil {
+		s.Phases = ph
+	}
+	if err := writeJSON(cmd.OutOrStdout(), s); err != nil {
+		return err
+	}
+	switch {
+	case out.Interrupted:
+		return cli.Exit(cli.ExitInterrupted, nil)
+	case out.Preflight != "" || !s.Valid:
+		return cli.Exit(cli.ExitInvalid, nil)
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"kvbench/capture"
 	"kvbench/sim"
 )
 
@@ -39,6 +40,7 @@ type simFlags struct {
 // newSimCmd returns the `capture sim` command.
 func newSimCmd() *cobra.Command {
 	cmd, _ := simCommand()
+	completeSimFlags(cmd)
 	return cmd
 }
 
@@ -115,13 +117,13 @@ func (f *simFlags) register(fs *pflag.FlagSet, d sim.Config) {
 
 // registerCosts defines the flags that override the cost preset.
 func (f *simFlags) registerCosts(fs *pflag.FlagSet) {
-	fs.DurationVar(&f.costOverhead, "cost-overhead", 0, "preset override: fixed cost added to every prefill")
-	fs.DurationVar(&f.costPrefillFloor, "cost-prefill-floor", 0, "preset override: least time a prefill takes")
-	fs.DurationVar(&f.costPrefillPerToken, "cost-prefill-per-token", 0, "preset override: prefill cost per uncached token")
-	fs.DurationVar(&f.costOnboardG2, "cost-onboard-g2-per-token", 0, "preset override: onboarding cost per token from host")
-	fs.DurationVar(&f.costOnboardG3, "cost-onboard-g3-per-token", 0, "preset override: onboarding cost per token from disk")
-	fs.DurationVar(&f.costDecodePerToken, "cost-decode-per-token", 0, "preset override: time between output tokens at batch 1")
-	fs.DurationVar(&f.costDecodePerSeq, "cost-decode-per-seq", 0, "preset override: inter-token time added per extra running sequence")
+	capture.DurationVar(fs, &f.costOverhead, "cost-overhead", 0, "preset override: fixed cost added to every prefill")
+	capture.DurationVar(fs, &f.costPrefillFloor, "cost-prefill-floor", 0, "preset override: least time a prefill takes")
+	capture.DurationVar(fs, &f.costPrefillPerToken, "cost-prefill-per-token", 0, "preset override: prefill cost per uncached token")
+	capture.DurationVar(fs, &f.costOnboardG2, "cost-onboard-g2-per-token", 0, "preset override: onboarding cost per token from host")
+	capture.DurationVar(fs, &f.costOnboardG3, "cost-onboard-g3-per-token", 0, "preset override: onboarding cost per token from disk")
+	capture.DurationVar(fs, &f.costDecodePerToken, "cost-decode-per-token", 0, "preset override: time between output tokens at batch 1")
+	capture.DurationVar(fs, &f.costDecodePerSeq, "cost-decode-per-seq", 0, "preset override: inter-token time added per extra running sequence")
 }
 
 // registerFaults defines the fault-injection flags.
@@ -134,8 +136,8 @@ func (f *simFlags) registerFaults(fs *pflag.FlagSet) {
 	fs.Float64Var(&f.faults.MalformedSSE, "fault-malformed-sse", 0, "probability of one SSE event with broken JSON")
 	fs.Float64Var(&f.faults.SSEError, "fault-sse-error", 0, "probability of an SSE 'event: error' halfway, without [DONE]")
 	fs.Float64Var(&f.faults.SlowFirstByte, "fault-slow-first-byte", 0, "probability of a slow first byte")
-	fs.DurationVar(&f.faults.SlowFirstByteDelay, "fault-slow-first-byte-delay", sim.DefaultSlowFirstByte, "wait of the slow-first-byte fault")
-	fs.DurationVar(&f.faults.StallFor, "fault-stall-for", 0, "length of a stall (0 = until the client leaves)")
+	capture.DurationVar(fs, &f.faults.SlowFirstByteDelay, "fault-slow-first-byte-delay", sim.DefaultSlowFirstByte, "wait of the slow-first-byte fault")
+	capture.DurationVar(fs, &f.faults.StallFor, "fault-stall-for", 0, "length of a stall (0 = until the client leaves)")
 	fs.Float64Var(&f.faults.KVBMDown, "fault-kvbm-down", 0, "probability a KVBM scrape gets its connection closed (1 = port not opened)")
 	fs.Float64Var(&f.faults.KVBMGarbage, "fault-kvbm-garbage", 0, "probability a KVBM scrape returns garbage")
 	fs.Float64Var(&f.faults.CorruptDiskOnboard, "corrupt-disk-onboard", 0,

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -97,4 +98,32 @@ func isUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// Version is base (results.Version) followed by the VCS revision the
+// binary was built from, when the Go build info records one ("+dirty"
+// when the tree had changes), for --version.
+func Version(base string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return base
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return base
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	return fmt.Sprintf("%s (revision %s%s)", base, rev, dirty)
 }
