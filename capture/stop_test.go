@@ -97,9 +97,11 @@ func TestServerLostStopsRun(t *testing.T) {
 	for _, p := range m.Phases {
 		failed += p.Errors
 	}
-	// Up to one more failure per worker may land before the stop is seen.
-	if failed < 20 || failed > 20+2*4 || m.NotSent != 5002-int(rows) || rows > 100 {
-		t.Errorf("%d rows, %d failed, %d not sent; want 20 to 28 failures and the rest of 5002 not sent", rows, failed, m.NotSent)
+	// Refused connections fail at once, so on a loaded machine workers can
+	// fail a few more times each before the stop is seen; the bound is the
+	// one the run promises: fewer than 100 requests after the death.
+	if failed < 20 || failed >= 100 || m.NotSent != 5002-int(rows) || rows > 120 {
+		t.Errorf("%d rows, %d failed, %d not sent; want 20 to 99 failures and the rest of 5002 not sent", rows, failed, m.NotSent)
 	}
 	if last := m.Phases[len(m.Phases)-1]; last.NotSent != 5000-last.Requests {
 		t.Errorf("phase %s: %d requests, %d not sent", last.Name, last.Requests, last.NotSent)
