@@ -122,7 +122,7 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 	}
 
 	// Run-level part: Welch intervals on per-run (log) quantiles and on the
-	// jackknife variances, centred on the pooled log ratio (see runLevelInterval).
+	// jackknife variances, centred on the pooled log ratio (as runSpreadInterval is for one arm).
 	if ratioOK && eb.Method == MethodUnion && ec.Method == MethodUnion {
 		c.runLevel(sb, sc, p, opt.Confidence)
 	}
@@ -140,8 +140,8 @@ func (c *Comparison) runLevel(sb, sc *sample, p, conf float64) {
 	_, v2 := meanVar(y2)
 	n1, n2 := float64(len(y1)), float64(len(y2))
 	parts := [][2]float64{{v1 / n1, v2 / n2}}
-	if j1, ok1 := sb.jackknifeVar(p); ok1 {
-		if j2, ok2 := sc.jackknifeVar(p); ok2 {
+	if j1, _, ok1 := sb.jackknifeVar(p); ok1 {
+		if j2, _, ok2 := sc.jackknifeVar(p); ok2 {
 			parts = append(parts, [2]float64{j1, j2})
 		}
 	}

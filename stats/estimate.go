@@ -154,6 +154,16 @@ type sample struct {
 	all    []float64   // pooled values, ascending
 	pl     *pooled     // nil for a single run
 	flags  []string
+	lm     *logMoments // per-run log moments, computed on first use
+}
+
+// logMoments returns the per-run log moments, computing them once.
+func (s *sample) logMoments() logMoments {
+	if s.lm == nil {
+		m := runLogMoments(s.sorted)
+		s.lm = &m
+	}
+	return *s.lm
 }
 
 func prepare(runs [][]float64) *sample {
@@ -287,7 +297,7 @@ func (s *sample) singleRunInterval(e *Estimate, p float64, opt Options, stream u
 
 // multiRunInterval sets the interval of an estimate over several runs: the
 // two-stage bootstrap, Cochran's Q across runs, and the union with the
-// run-level t interval centred on the pooled estimate (see runLevelInterval).
+// run-level interval centred on the pooled estimate (see runSpreadInterval).
 // It returns the two-stage replicates.
 func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream uint64) []float64 {
 	alpha := (1 - opt.Confidence) / 2
@@ -312,14 +322,11 @@ func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream ui
 		}
 	}
 	if positive && s.runTailsOK(p, opt.RunLevelMinTail) {
-		lo, hi := runLevelInterval(e.Value, e.PerRun, opt.Confidence)
+		lo, hi := s.runSpreadInterval(e.Value, e.PerRun, p, opt.Confidence)
 		if !unionTwoStage {
 			e.Lo, e.Hi = e.Value, e.Value
 		}
 		e.Lo, e.Hi = math.Min(e.Lo, lo), math.Max(e.Hi, hi)
-		if jlo, jhi, ok := s.jackknifeInterval(e.Value, p, opt.Confidence); ok {
-			e.Lo, e.Hi = math.Min(e.Lo, jlo), math.Max(e.Hi, jhi)
-		}
 		e.Method = MethodUnion
 		e.Scope = ScopeRuns
 	} else {
@@ -328,33 +335,21 @@ func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream ui
 	return reps
 }
 
-// jackknifeInterval is value·exp(±t_{G-1}·se) with se the delete-one-run jackknife
-// standard error of the log pooled quantile. It captures what the per-run spread
-// misses at high quantiles: the pooled tail comes mostly from the slowest runs, so
-// the pooled estimate moves more with the run effects than their mean does.
-func (s *sample) jackknifeInterval(value, p, conf float64) (lo, hi float64, ok bool) {
-	v, ok := s.jackknifeVar(p)
-	if !ok {
-		return 0, 0, false
-	}
-	tq := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(len(s.sorted) - 1)}.Quantile(1 - (1-conf)/2)
-	return value * math.Exp(-tq*math.Sqrt(v)), value * math.Exp(tq*math.Sqrt(v)), true
-}
-
 // jackknifeVar is the delete-one-run jackknife variance of the log pooled
-// p-quantile; ok is false when a leave-one-out quantile is not positive.
-func (s *sample) jackknifeVar(p float64) (float64, bool) {
+// p-quantile and the mean of the leave-one-out log quantiles; ok is false when
+// a leave-one-out quantile is not positive.
+func (s *sample) jackknifeVar(p float64) (variance, mean float64, ok bool) {
 	G := len(s.sorted)
 	th := make([]float64, G)
 	for g := range s.sorted {
 		q := s.quantileWithout(g, p)
 		if !(q > 0) {
-			return 0, false
+			return 0, 0, false
 		}
 		th[g] = math.Log(q)
 	}
-	_, v := meanVar(th)
-	return v * float64(G-1) * float64(G-1) / float64(G), true
+	m, v := meanVar(th)
+	return v * float64(G-1) * float64(G-1) / float64(G), m, true
 }
 
 // quantileWithout returns the type-7 p-quantile of the pooled values without run g.
@@ -393,24 +388,6 @@ func (s *sample) runTailsOK(p float64, minTail int) bool {
 		}
 	}
 	return true
-}
-
-// runLevelInterval is value·exp(±t_{G-1}·sd(y)/√G) with y = log per-run quantiles:
-// the spread of the per-run quantiles (run effects plus each run's sampling noise)
-// measures the noise of the pooled estimate, and the t quantile with G−1 degrees of
-// freedom accounts for how few runs estimate it. Centring on the pooled value (not
-// on mean(y)) targets the quantile over all requests of runs like these, which
-// differs from the typical run's quantile when runs differ.
-func runLevelInterval(value float64, perRun []float64, conf float64) (lo, hi float64) {
-	G := len(perRun)
-	y := make([]float64, G)
-	for i, q := range perRun {
-		y[i] = math.Log(q)
-	}
-	_, v := meanVar(y)
-	tq := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(G - 1)}.Quantile(1 - (1-conf)/2)
-	hw := tq * math.Sqrt(v/float64(G))
-	return value * math.Exp(-hw), value * math.Exp(hw)
 }
 
 // meanVar returns the mean and the unbiased variance (0 for fewer than two values).
