@@ -313,7 +313,7 @@ func comparisonsSection(b *bytes.Buffer, s *analysis.Summary) {
 	b.WriteString("Every phase, metric and statistic; throughput is compared by its per-run mean (higher is better). " +
 		"p (Holm): the p-value adjusted for testing several quantiles of one row group (Holm's step-down method). " +
 		"method: how the interval was computed: order_stat or iid (one run per arm, requests resampled), two_stage (runs resampled, then requests within them), " +
-		"union (the two-stage interval widened to cover a run-level interval, from three runs per arm), run_t (a t interval over per-run values), none (too few data). " +
+		"union (the paired bootstrap interval widened to cover run-level Welch intervals, from two runs per arm), run_t (a t interval over per-run values), none (too few data). " +
 		"Notes use the short names of the legend above; a flag raised by one arm only is prefixed with that arm.\n\n")
 	b.WriteString("| scenario | phase | conc | metric | statistic | " + esc(s.Method.Baseline) + " | " + esc(s.Method.Candidate) +
 		" | change [CI] | delta [CI] | p | p (Holm) | verdict | grade | method | notes |\n")

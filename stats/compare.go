@@ -123,7 +123,7 @@ func compare(sb, sc *sample, p float64, bf, cf int, opt Options) (c Comparison) 
 
 	// Run-level part: Welch intervals on per-run (log) quantiles and on the
 	// jackknife variances, centred on the pooled log ratio (as runSpreadInterval is for one arm).
-	if ratioOK && eb.Method == MethodUnion && ec.Method == MethodUnion {
+	if ratioOK && eb.Method == MethodRunLevel && ec.Method == MethodRunLevel {
 		c.runLevel(sb, sc, p, opt.Confidence)
 	}
 	c.Verdict = verdict(&c, ratioOK, opt)
@@ -284,7 +284,7 @@ func grade(c Comparison, opt Options) (Grade, []string) {
 		if slices.Contains(e.Flags, FlagCensoredTail) {
 			reasons = append(reasons, fmt.Sprintf("censored tail (%s)", arm.name))
 		}
-		if slices.Contains(e.Flags, FlagRunHeterogeneity) && e.Method != MethodUnion {
+		if slices.Contains(e.Flags, FlagRunHeterogeneity) && e.Method != MethodRunLevel {
 			reasons = append(reasons, fmt.Sprintf("run heterogeneity (%s)", arm.name))
 		}
 	}

@@ -198,7 +198,7 @@ func TestCounterDelta(t *testing.T) {
 func TestDescribe(t *testing.T) {
 	for _, name := range []string{FlagInsufficientData, FlagLowTailCount, FlagSingleRun, FlagFewRuns, FlagRunHeterogeneity,
 		FlagRunLevelUnavailable, FlagWithinRunCorrelation, FlagCensoredTail, FlagNonFiniteDropped, FlagEmptyRunDropped,
-		FlagNonPositive, FlagMaterial, FlagWithinMargin, MethodIID, MethodTwoStage, MethodUnion, MethodOrderStat, MethodNone} {
+		FlagNonPositive, FlagMaterial, FlagWithinMargin, MethodIID, MethodTwoStage, MethodUnion, MethodRunLevel, MethodOrderStat, MethodNone} {
 		if Describe(name) == "" {
 			t.Errorf("Describe(%q) is empty", name)
 		}

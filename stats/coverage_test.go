@@ -284,7 +284,7 @@ func TestCoverageRuns(t *testing.T) {
 				qflag[i] = slices.Contains(e.Flags, FlagRunHeterogeneity)
 				// Since the run-level part needs only positive per-run quantiles
 				// (RunLevelMinTail 1), every cell here is a union.
-				wantMethod, unavailable := MethodUnion, false
+				wantMethod, unavailable := MethodRunLevel, false
 				flagsOK[i] = slices.Contains(e.Flags, FlagFewRuns) == (c.G < 5) && e.Method == wantMethod &&
 					slices.Contains(e.Flags, FlagRunLevelUnavailable) == unavailable
 				cover[i] = coverDefault[i]
@@ -292,7 +292,7 @@ func TestCoverageRuns(t *testing.T) {
 					uopt := opt
 					uopt.RunLevelMinTail = 1
 					u := estimateOne(X, c.P, 0, uopt)
-					cover[i] = u.Lo <= truth && truth <= u.Hi && u.Method == MethodUnion
+					cover[i] = u.Lo <= truth && truth <= u.Hi && u.Method == MethodRunLevel
 				}
 				if c.MaxPooled > 0 {
 					pe := estimateOne([][]float64{slices.Concat(X...)}, c.P, 0, opt)
@@ -375,7 +375,7 @@ func TestRunCountFlags(t *testing.T) {
 		t.Errorf("G=1: %s %v Q p %v; want iid, SINGLE_RUN, no Q", e1.Method, e1.Flags, e1.HeterogeneityP)
 	}
 	e2 := estimateOne([][]float64{lognormal(r, 500, 0, 1), lognormal(r, 500, 0.8, 1)}, 0.5, 0, DefaultOptions())
-	if !slices.Contains(e2.Flags, FlagFewRuns) || e2.Method != MethodUnion || !slices.Contains(e2.Flags, FlagRunHeterogeneity) || e2.HeterogeneityP >= 0.10 {
+	if !slices.Contains(e2.Flags, FlagFewRuns) || e2.Method != MethodRunLevel || !slices.Contains(e2.Flags, FlagRunHeterogeneity) || e2.HeterogeneityP >= 0.10 {
 		t.Errorf("G=2, strong run effect: %s %v Q p %v; want union, FEW_RUNS, RUN_HETEROGENEITY", e2.Method, e2.Flags, e2.HeterogeneityP)
 	}
 }

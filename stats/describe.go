@@ -20,7 +20,8 @@ var describe = []struct{ key, text string }{
 	{FlagConditional, "the interval covers request sampling within the observed run(s) only, not run-to-run variation: not a confidence interval for another run"},
 	{MethodIID, "percentile bootstrap of one run (exact order-statistic sampler)"},
 	{MethodTwoStage, "two-stage percentile bootstrap (runs, then requests within runs)"},
-	{MethodUnion, "union of the two-stage interval and two run-level t intervals (G−1 degrees of freedom, centred on the pooled value): per-run log-quantile spread and delete-one-run jackknife"},
+	{MethodRunLevel, "run-level interval (t with G−1 degrees of freedom, centred on the pooled value): per-run log-quantile spread or delete-one-run jackknife, whichever is wider, plus the uncertainty of the run-to-run variance; upper end raised by the jackknife bias"},
+	{MethodUnion, "union of the paired bootstrap interval and run-level Welch intervals on the log ratio (comparisons)"},
 	{MethodOrderStat, "distribution-free order-statistic interval (one run)"},
 	{MethodNone, "no interval"},
 }

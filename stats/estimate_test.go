@@ -46,14 +46,14 @@ func TestEstimateFlags(t *testing.T) {
 		{"p01 lower tail counts too", [][]float64{ln(500)}, 0.01, 0, MethodNone, []string{FlagInsufficientData}, nil, 1, 500},
 		{"censored", [][]float64{ln(5000)}, 0.99, 5, MethodIID, []string{FlagCensoredTail}, nil, 1, 5000},
 		{"not censored", [][]float64{ln(5000)}, 0.99, 4, MethodIID, nil, []string{FlagCensoredTail}, 1, 5000},
-		{"two runs", [][]float64{ln(800), ln(900)}, 0.5, 0, MethodUnion, []string{FlagFewRuns}, []string{FlagSingleRun, FlagRunLevelUnavailable, FlagConditional}, 2, 1700},
-		{"three runs union", [][]float64{ln(800), ln(900), ln(700)}, 0.9, 0, MethodUnion, []string{FlagFewRuns}, []string{FlagRunLevelUnavailable}, 3, 2400},
-		{"five runs", [][]float64{ln(800), ln(900), ln(700), ln(600), ln(500)}, 0.9, 0, MethodUnion, nil, []string{FlagFewRuns}, 5, 3500},
-		{"few tail requests per run still run-level", [][]float64{ln(3000), ln(3000), ln(500)}, 0.99, 0, MethodUnion, nil, []string{FlagRunLevelUnavailable}, 3, 6500},
+		{"two runs", [][]float64{ln(800), ln(900)}, 0.5, 0, MethodRunLevel, []string{FlagFewRuns}, []string{FlagSingleRun, FlagRunLevelUnavailable, FlagConditional}, 2, 1700},
+		{"three runs union", [][]float64{ln(800), ln(900), ln(700)}, 0.9, 0, MethodRunLevel, []string{FlagFewRuns}, []string{FlagRunLevelUnavailable}, 3, 2400},
+		{"five runs", [][]float64{ln(800), ln(900), ln(700), ln(600), ln(500)}, 0.9, 0, MethodRunLevel, nil, []string{FlagFewRuns}, 5, 3500},
+		{"few tail requests per run still run-level", [][]float64{ln(3000), ln(3000), ln(500)}, 0.99, 0, MethodRunLevel, nil, []string{FlagRunLevelUnavailable}, 3, 6500},
 		{"run-level unavailable (nonpositive run quantile)", [][]float64{append(ln(3000), make([]float64, 3000)...), ln(3000), ln(500)}, 0.1, 0, MethodTwoStage, []string{FlagRunLevelUnavailable, FlagConditional, FlagNonPositive}, nil, 3, 9500},
 		{"single run is conditional", [][]float64{ln(3000)}, 0.5, 0, MethodIID, []string{FlagConditional}, nil, 1, 3000},
 		{"nan dropped", [][]float64{append(ln(100), math.NaN(), math.Inf(1))}, 0.5, 0, MethodIID, []string{FlagNonFiniteDropped}, nil, 1, 100},
-		{"heterogeneous runs", [][]float64{lognormal(r, 2000, 0, 1), lognormal(r, 2000, 0.5, 1), lognormal(r, 2000, 1, 1)}, 0.5, 0, MethodUnion, []string{FlagRunHeterogeneity}, nil, 3, 6000},
+		{"heterogeneous runs", [][]float64{lognormal(r, 2000, 0, 1), lognormal(r, 2000, 0.5, 1), lognormal(r, 2000, 1, 1)}, 0.5, 0, MethodRunLevel, []string{FlagRunHeterogeneity}, nil, 3, 6000},
 		{"autocorrelated", [][]float64{ar1Run(r, 3000, 0, 0.9)}, 0.5, 0, MethodIID, []string{FlagWithinRunCorrelation}, nil, 1, 3000},
 		{"independent", [][]float64{ln(3000)}, 0.5, 0, MethodIID, nil, []string{FlagWithinRunCorrelation}, 1, 3000},
 		{"bad p", [][]float64{ln(100)}, math.NaN(), 0, MethodNone, []string{FlagInsufficientData}, nil, 1, 100},
@@ -98,7 +98,7 @@ func TestEstimateFields(t *testing.T) {
 	runs := [][]float64{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}, {2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42}}
 	e := estimateOne(runs, 0.5, 0, DefaultOptions())
 	want := Estimate{Value: Quantile(sortedCopy(slices.Concat(runs...)), 0.5), Confidence: 0.95, P: 0.5, N: 42, Runs: 2, Tail: 21,
-		Method: MethodUnion, Scope: ScopeRuns, PerRun: []float64{11, 22}}
+		Method: MethodRunLevel, Scope: ScopeRuns, PerRun: []float64{11, 22}}
 	got := e
 	got.Lo, got.Hi, got.Flags, got.HeterogeneityP, got.Autocorr = 0, 0, nil, 0, 0
 	if diff := cmp.Diff(want, got); diff != "" {
