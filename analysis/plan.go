@@ -64,6 +64,9 @@ type PlanRow struct {
 	// Hours is the wall time of both arms' runs at the pilot's pace, run
 	// time scaled by the requests per run.
 	Hours float64
+	// Least marks the row with the fewest requests per run with which
+	// RunsPerArm runs still reach the power (its power is nearest the target).
+	Least bool
 }
 
 // Plan estimates, from the runs added as a pilot, the within- and between-run
@@ -107,16 +110,7 @@ func (a *Analyzer) Plan(o PlanOptions) (*Plan, error) {
 		pc := PlanCell{Scenario: c.scenario, Concurrency: c.concurrency, Sweep: c.sweep, BaselineRuns: len(br), CandidateRuns: len(cr),
 			RequestsPerRun: v.N, Between: v.Between, WithinN: v.WithinN, RunSeconds: a.meanRunSeconds(base, cand)}
 		for _, d := range o.Detect {
-			for _, k := range o.RequestScales {
-				n := math.Round(v.N * k)
-				G := v.RunsNeeded(n, d, o.Power, a.so.Confidence, o.MaxRuns)
-				row := PlanRow{Change: d, RequestsPerRun: int(n)}
-				if G <= o.MaxRuns {
-					row.RunsPerArm, row.Power = G, v.Power(G, n, d, a.so.Confidence)
-					row.Hours = 2 * float64(G) * pc.RunSeconds * k / 3600
-				}
-				pc.Rows = append(pc.Rows, row)
-			}
+			pc.Rows = append(pc.Rows, a.planRows(v, pc.RunSeconds, d, o)...)
 		}
 		p.Cells = append(p.Cells, pc)
 	}
@@ -124,6 +118,32 @@ func (a *Analyzer) Plan(o PlanOptions) (*Plan, error) {
 		return nil, fmt.Errorf("plan: no %s data in phase %q with both %s and %s runs", o.Metric, o.Phase, a.opt.Baseline, a.opt.Candidate)
 	}
 	return p, nil
+}
+
+// planRows are the plan's rows for one change: for each request scale, the
+// runs per arm at that run size; after the pilot's size, the least requests per
+// run with which that many runs reach the power (Least), when fewer than the
+// pilot's.
+func (a *Analyzer) planRows(v stats.Variation, runSeconds, d float64, o PlanOptions) []PlanRow {
+	var rows []PlanRow
+	for _, k := range o.RequestScales {
+		n := math.Round(v.N * k)
+		G := v.RunsNeeded(n, d, o.Power, a.so.Confidence, o.MaxRuns)
+		row := PlanRow{Change: d, RequestsPerRun: int(n)}
+		if G <= o.MaxRuns {
+			row.RunsPerArm, row.Power = G, v.Power(G, n, d, a.so.Confidence)
+			row.Hours = 2 * float64(G) * runSeconds * k / 3600
+		}
+		rows = append(rows, row)
+		if k != 1 || row.RunsPerArm == 0 {
+			continue
+		}
+		if m, ok := v.RequestsNeeded(G, d, o.Power, a.so.Confidence, int(n)); ok && m < int(n) {
+			rows = append(rows, PlanRow{Change: d, RequestsPerRun: m, RunsPerArm: G, Least: true,
+				Power: v.Power(G, float64(m), d, a.so.Confidence), Hours: row.Hours * float64(m) / n})
+		}
+	}
+	return rows
 }
 
 // checkPlan validates and defaults the options and returns the metric.

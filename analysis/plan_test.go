@@ -27,12 +27,35 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Cells) != 1 || len(p.Cells[0].Rows) != 6 {
+	if len(p.Cells) != 1 {
 		t.Fatalf("plan %+v", p)
 	}
-	r5, r20 := p.Cells[0].Rows[0], p.Cells[0].Rows[3]
+	// Per change: the pilot's run size, then (when fewer suffice) the least
+	// requests per run for the same runs, then 2x and 4x the requests.
+	rows := map[[2]float64]PlanRow{}
+	for _, r := range p.Cells[0].Rows {
+		k := [2]float64{r.Change, float64(r.RequestsPerRun)}
+		if r.Least {
+			k[1] = -1
+		}
+		rows[k] = r
+	}
+	r5, r20 := rows[[2]float64{0.05, 200}], rows[[2]float64{0.2, 200}]
 	if !(r5.RunsPerArm > r20.RunsPerArm && r20.RunsPerArm >= 2 && r5.Power >= 0.8) {
 		t.Errorf("5%%: %+v, 20%%: %+v; want more runs for the smaller change", r5, r20)
+	}
+	for _, pilot := range []PlanRow{r5, r20} {
+		least, ok := rows[[2]float64{pilot.Change, -1}]
+		if !ok {
+			continue
+		}
+		if !(least.RunsPerArm == pilot.RunsPerArm && least.RequestsPerRun < pilot.RequestsPerRun &&
+			least.Power >= 0.8 && least.Power <= pilot.Power && least.Hours <= pilot.Hours) {
+			t.Errorf("least-requests row %+v against the pilot-size row %+v", least, pilot)
+		}
+	}
+	if _, ok := rows[[2]float64{0.2, -1}]; !ok {
+		t.Errorf("20%%: no least-requests row, though %d runs of 200 requests give power %.2f", r20.RunsPerArm, r20.Power)
 	}
 	if p.Cells[0].Between <= 0 {
 		t.Errorf("between-run variance %v; the pilot's runs differ", p.Cells[0].Between)

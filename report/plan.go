@@ -39,7 +39,11 @@ func PlanText(w io.Writer, p *analysis.Plan) error {
 					hours = fmt.Sprintf("%.0f min", 60*r.Hours)
 				}
 			}
-			fmt.Fprintf(&b, "| %s%% | %d | %s | %s | %s |\n", pct(r.Change), r.RequestsPerRun, runs, power, hours)
+			reqs := fmt.Sprint(r.RequestsPerRun)
+			if r.Least {
+				reqs += " (least for these runs)"
+			}
+			fmt.Fprintf(&b, "| %s%% | %s | %s | %s | %s |\n", pct(r.Change), reqs, runs, power, hours)
 		}
 		b.WriteString("\n")
 	}

@@ -105,7 +105,7 @@ func (v Variation) Power(G int, n, change, conf float64) float64 {
 		c := dist.Quantile(1 - (1-conf)/2)
 		return dist.Survival(c-d/se) + dist.CDF(-c-d/se)
 	}
-	t := two(distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(G - 1)}, v.PerRunVar(n))
+	t := two(distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(2 * (G - 1))}, v.PerRunVar(n))
 	z := two(distuv.UnitNormal, v.Between+2*v.WithinN/n)
 	return math.Min(t, z)
 }
@@ -119,4 +119,31 @@ func (v Variation) RunsNeeded(n, change, power, conf float64, maxRuns int) int {
 		}
 	}
 	return maxRuns + 1
+}
+
+// RequestsNeeded is the least number of requests per run, between the count
+// that puts 50 requests beyond the quantile in each arm (the decision-grade
+// minimum) and maxN, with which G runs per arm reach power; ok is false when
+// even maxN do not. With G from RunsNeeded at the pilot's run size it trims
+// the runs to what the power needs, so the plan's power is near the target
+// rather than wherever the integer run count lands.
+func (v Variation) RequestsNeeded(G int, change, power, conf float64, maxN int) (n int, ok bool) {
+	if !(v.P > 0 && v.P < 1) || maxN < 2 || v.Power(G, float64(maxN), change, conf) < power {
+		return 0, false
+	}
+	lo := int(math.Ceil(float64(decisionMinTail) / (float64(G) * math.Min(v.P, 1-v.P))))
+	lo = max(2, min(lo, maxN))
+	if v.Power(G, float64(lo), change, conf) >= power {
+		return lo, true
+	}
+	hi := maxN // Power(lo) < power <= Power(hi); Power grows with n
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if v.Power(G, float64(mid), change, conf) >= power {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi, true
 }
