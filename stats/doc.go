@@ -17,14 +17,14 @@
 //     sampler (flags SINGLE_RUN and CONDITIONAL_ON_RUNS, Scope "conditional": it
 //     cannot see run-to-run variation); the distribution-free order-statistic interval
 //     is available as OrderStatInterval and as Options.SingleRunOrderStat.
-//   - Two or more runs: the hull (union) of the two-stage bootstrap interval (runs with
-//     replacement, then requests within each chosen run) and two run-level t intervals
-//     with G−1 degrees of freedom centred on the pooled value, one from the spread of
-//     per-run log quantiles and one from the delete-one-run jackknife (Scope "runs").
-//     Flag FEW_RUNS below five runs; Cochran's Q heterogeneity test. See
-//     METHOD-intervals.md for the measured coverage that chose this rule.
+//   - Two or more runs: the run-level interval (method run_level, Scope "runs"), centred
+//     on the pooled value with a t quantile on G−1 degrees of freedom; its variance is the
+//     larger of the per-run log-quantile spread and the delete-one-run jackknife, plus the
+//     uncertainty of the between-run variance, and its upper end is raised by the
+//     jackknife bias (runspread.go). Flag FEW_RUNS below five runs; Cochran's Q
+//     heterogeneity test. METHOD.md gives the coverage grid that chose this rule.
 //   - Comparisons pair bootstrap replicates of both arms, add run-level Welch parts when
-//     both arms have union intervals (two runs or more), and report a verdict with a practical margin
+//     both arms have run-level intervals (two runs or more), and report a verdict with a practical margin
 //     and a grade (decision-grade or provisional) with reasons. Verdict and Grade are
 //     typed numbers; the caller names them.
 //

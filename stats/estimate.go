@@ -83,11 +83,11 @@ type Options struct {
 	// Workers bounds the goroutines used for resampling (<= 0: GOMAXPROCS). Results do
 	// not depend on it.
 	Workers int
-	// RunLevelMinTail is the number of requests beyond the quantile every run needs before
-	// the run-level intervals join the union (default 1: a run's quantile from few tail
-	// requests is noisy, and that noise widens the run-level interval rather than being
-	// dropped; see METHOD-intervals.md). Below it the estimate is two-stage only, scope
-	// conditional, flagged RUN_LEVEL_UNAVAILABLE.
+	// RunLevelMinTail is the number of requests beyond the quantile every run needs for
+	// the run-level interval (default 1: a run's quantile from few tail requests is
+	// noisy, and that noise widens the run-level interval rather than being dropped; see
+	// METHOD.md, "How sure the intervals are"). Below it the estimate is two-stage only,
+	// scope conditional, flagged RUN_LEVEL_UNAVAILABLE.
 	RunLevelMinTail int
 	// SingleRunOrderStat reports the distribution-free order-statistic interval instead
 	// of the percentile bootstrap for a single run (when it exists at that n). Comparisons

@@ -16,9 +16,9 @@ import (
 )
 
 // The coverage grid: families × run effects × runs × requests per run ×
-// quantiles. The full grid is a command (see stats/METHOD-intervals.md):
+// quantiles. The full grid is a command (see METHOD.md, "How sure the intervals are"):
 //
-//	GOMAXPROCS=1 nice -n 10 go test ./stats -run TestCoverageGrid -timeout 0 \
+//	cd stats && nice go test . -run 'TestCoverageGrid$' -v -timeout 0 \
 //	    -args -grid-out testdata/coverage_grid.json -grid-reps 1000
 //
 // Without -grid-out TestCoverageGrid is skipped; TestCoverageGridCI runs the
@@ -29,7 +29,7 @@ var (
 	gridReps   = flag.Int("grid-reps", 1000, "replications per grid cell")
 	gridFilter = flag.String("grid-filter", "", "only grid cells whose name contains this")
 	gridFams   = flag.String("grid-families", "", "comma-separated families to run, in this order (default all)")
-	gridNoTS   = flag.Bool("grid-no-twostage", false, "experiment: leave the two-stage interval out of the union")
+	gridNoTS   = flag.Bool("grid-no-twostage", false, "experiment: leave the paired bootstrap out of the comparisons' union")
 )
 
 // family is a within-run TTFT distribution with median scale 1-ish.
@@ -277,10 +277,10 @@ type gridFile struct {
 // writes the table to -grid-out. It prints one line per cell as it goes.
 func TestCoverageGrid(t *testing.T) {
 	if *gridOut == "" {
-		t.Skip("the full coverage grid runs only with -grid-out (see stats/METHOD-intervals.md)")
+		t.Skip("the full coverage grid runs only with -grid-out (see METHOD.md)")
 	}
 	out := gridFile{
-		Command: "GOMAXPROCS=1 nice -n 10 go test ./stats -run TestCoverageGrid -timeout 0 -args -grid-out testdata/coverage_grid.json -grid-reps " + fmt.Sprint(*gridReps),
+		Command: "cd stats && nice go test . -run 'TestCoverageGrid$' -v -timeout 0 -args -grid-out testdata/coverage_grid.json -grid-reps " + fmt.Sprint(*gridReps),
 		Reps:    *gridReps,
 	}
 	unionTwoStage = !*gridNoTS

@@ -56,8 +56,6 @@ func TestPlanPowerSimulation(t *testing.T) {
 		{mixFamily(0.45), 0.05, 300, 0.9, -0.10},
 		{gridFamilies[0], 0.05, 1000, 0.9, -0.10},
 		{mixFamily(0.2), 0.10, 1000, 0.99, -0.20},
-		// Note: log-normal, σ 0.05, n 1000, p90, -10% (G 12, planned 0.832,
-		// simulated 0.867) is in METHOD-intervals.md; left out here for CI time.
 	}
 	for k, c := range cases {
 		G, m, pw, planned := planPower(t, c.f, c.sigma, c.n, c.p, c.chg, 300, 11+uint64(k))
