@@ -34,9 +34,13 @@ func PlanText(w io.Writer, p *analysis.Plan) error {
 			runs, power, hours := "> max", "-", "-"
 			if r.RunsPerArm > 0 {
 				runs, power = fmt.Sprint(r.RunsPerArm), fixed(r.Power, 2)
-				hours = fmt.Sprintf("%.1f h", r.Hours)
-				if r.Hours < 1 {
+				switch {
+				case r.Hours >= 1:
+					hours = fmt.Sprintf("%.1f h", r.Hours)
+				case r.Hours >= 1.0/60:
 					hours = fmt.Sprintf("%.0f min", 60*r.Hours)
+				default:
+					hours = fmt.Sprintf("%.0f s", 3600*r.Hours)
 				}
 			}
 			reqs := fmt.Sprint(r.RequestsPerRun)
