@@ -463,7 +463,7 @@ func methodSection(b *bytes.Buffer, s *analysis.Summary) {
 	b.WriteString("## Method\n\n")
 	fmt.Fprintf(b, "%s in the kvbench repository explains every statistic, flag, verdict, grade and rehydrate signal in plain words. This analysis used:\n\n", MethodDoc)
 	fmt.Fprintf(b, "- Percentiles: %s, from per-request records (warmup excluded); failed requests count as censored observations above the timeout.\n", esc(m.Quantile))
-	fmt.Fprintf(b, "- Intervals: %s%% confidence; %d bootstrap replicates for one run, %d two-stage replicates (runs, then requests) for several; seed %d.\n",
+	fmt.Fprintf(b, "- Intervals: %s%% confidence. One run: %d bootstrap replicates, labelled conditional on that run. Several runs: a run-level interval (t with runs − 1 degrees of freedom, centred on the pooled value); comparisons pair %d two-stage replicates (runs, then requests) per arm and widen to run-level Welch intervals; seed %d.\n",
 		pct(m.Confidence), m.Resamples, m.TwoStageResamples, m.Seed)
 	if m.Margin > 0 {
 		fmt.Fprintf(b, "- Equivalence margin: ±%s%% on the ratio.\n", pct(m.Margin))
