@@ -311,9 +311,6 @@ func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream ui
 	alpha := (1 - opt.Confidence) / 2
 	key := streamKey{seed: opt.Seed, stream: stream, role: roleTwoStage, p: p}
 	reps := s.pl.twoStageReplicates(p, opt.TwoStageResamples, key, opt.Workers)
-	e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
-	e.Method = MethodTwoStage
-	e.Scope = ScopeConditional
 
 	positive := e.Value > 0
 	for _, q := range e.PerRun {
@@ -334,6 +331,8 @@ func (s *sample) multiRunInterval(e *Estimate, p float64, opt Options, stream ui
 		e.Method = MethodRunLevel
 		e.Scope = ScopeRuns
 	} else {
+		e.Lo, e.Hi = sortedPercentiles(slices.Clone(reps), alpha, 1-alpha)
+		e.Method, e.Scope = MethodTwoStage, ScopeConditional
 		e.Flags = append(e.Flags, FlagRunLevelUnavailable, FlagConditional)
 	}
 	return reps

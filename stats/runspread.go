@@ -42,9 +42,10 @@ func runLogMoments(sorted [][]float64) logMoments {
 		// Welford: one pass, no slice of logs.
 		var mu, m2 float64
 		for i, x := range xs {
-			d := math.Log(x) - mu
+			l := math.Log(x)
+			d := l - mu
 			mu += d / float64(i+1)
-			m2 += d * (math.Log(x) - mu)
+			m2 += d * (l - mu)
 		}
 		m.mean[g], m.n[g] = mu, len(xs)
 		if len(xs) > 1 {
